@@ -7,6 +7,7 @@ equations and a ``fit`` that runs them with the one generic driver
 """
 
 from . import datasets, em, gmm, plotting
+from . import elbo, coins
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 
 __version__ = "0.1.0"
@@ -20,4 +21,6 @@ __all__ = [
     "em",
     "gmm",
     "plotting",
+    "elbo",
+    "coins",
 ]
