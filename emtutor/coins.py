@@ -297,7 +297,7 @@ def fit(
     --------
     >>> from emtutor import coins
     >>> result = coins.fit([5, 9, 8, 4, 7], 10, thetas=[0.6, 0.5], max_iter=200)
-    >>> [round(t, 2) for t in result.thetas]
+    >>> [round(float(t), 2) for t in result.thetas]
     [0.8, 0.52]
     """
     data = as_coin_data(heads, tosses)
