@@ -67,7 +67,7 @@ class EMHistory:
 
     @property
     def resp(self) -> list:
-        """Alias of :attr:`expectations`, the name used for mixtures."""
+        """Alias of ``expectations``, the name used for mixtures."""
         return self.expectations
 
 
@@ -114,7 +114,7 @@ class EMResult:
 
     @property
     def resp(self):
-        """Alias of :attr:`expectations`, the name used for mixtures."""
+        """Alias of ``expectations``, the name used for mixtures."""
         return self.expectations
 
     def __getattr__(self, name: str):

@@ -1,0 +1,39 @@
+// Loaded on pages with saved ipywidgets, after require.js and before the
+// ipywidgets HTML manager (embed-amd.js); see nb_ipywidgets_js in _config.yml.
+// The Makefile copies it next to them into _static/widgets/.
+(function () {
+  "use strict";
+  // This folder, e.g. https://host/book/_static/widgets/
+  var here = document.currentScript.src.replace(/[^/]*$/, "");
+
+  // The HTML manager locates its icon fonts relative to its AMD module id,
+  // which require.js resolves against the *page's* folder. Point both at the
+  // folder the fonts were copied to.
+  window.__jupyter_widgets_assets_path__ = here;
+  if (window.require && window.require.config) {
+    window.require.config({ paths: { "@jupyter-widgets/html-manager/dist": here.replace(/\/$/, "") } });
+  }
+
+  // The HTML manager typesets widget labels with the MathJax 2 API,
+  // MathJax.Hub.Queue(["Typeset", MathJax.Hub, element]); the book loads
+  // MathJax 3. MathJax replaces window.MathJax when it loads (a deferred
+  // script), and widgets render on the window's load event, so install the
+  // one call it needs in between.
+  function installHub() {
+    var mj = window.MathJax;
+    if (!mj || !mj.startup || mj.Hub) {
+      return;
+    }
+    mj.Hub = {
+      Queue: function (job) {
+        var element = job && job[2];
+        var done = mj.startup.promise || Promise.resolve();
+        return done.then(function () {
+          return mj.typesetPromise(element ? [element] : undefined);
+        });
+      },
+    };
+  }
+  document.addEventListener("DOMContentLoaded", installHub);
+  window.addEventListener("load", installHub);
+})();
