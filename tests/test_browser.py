@@ -142,9 +142,11 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site():
+def site(request):
     if not PAGES:
         pytest.fail(f"no built book in {HTML_DIR}: run `make book` first (`make test` does)")
+    if NEEDS_FIXTURE_BOOK:
+        request.getfixturevalue("fixture_build")  # builds while the pages are checked
     served = Site(HTML_DIR)
     yield served
     served.close()
@@ -408,6 +410,10 @@ def _math_blocks(page: str) -> int:
     return (HTML_DIR / page).read_text(encoding="utf-8").count('<div class="math')
 
 
+def _math_inline(page: str) -> int:
+    return (HTML_DIR / page).read_text(encoding="utf-8").count('<span class="math')
+
+
 def _has_animation(page: str) -> bool:
     return 'class="animation"' in (HTML_DIR / page).read_text(encoding="utf-8")
 
@@ -423,9 +429,12 @@ DERIVATION_PAGE = max(
 )
 ANIMATION_PAGES = [p for p in PAGES if _has_animation(p)]
 WIDGET_PAGES = [p for p in PAGES if _has_widgets(p)]
+API_MATH_PAGES = [p for p in PAGES if p.startswith("book/api/") and _math_inline(p)]
 SCREENSHOTS = {INTRO_PAGE: "intro.png", DERIVATION_PAGE: "derivation.png"}
 if ANIMATION_PAGES:
     SCREENSHOTS[ANIMATION_PAGES[0]] = "animation.png"
+# The fixture book (below) stands in while the book has no such pages.
+NEEDS_FIXTURE_BOOK = not (ANIMATION_PAGES and WIDGET_PAGES)
 
 
 # --------------------------------------------------------------------------
@@ -439,9 +448,13 @@ def test_page(context, site, page):
     check_page(context, site, page, SCREENSHOT_DIR / name if name else None)
 
 
-def test_screenshot_pages_exist():
+def test_the_special_pages_exist():
+    """The pages the checks above rely on are really there."""
     assert INTRO_PAGE in PAGES, f"no {INTRO_PAGE} in the build"
     assert DERIVATION_PAGE is not None and _math_blocks(DERIVATION_PAGE) > 0
+    # math written in docstrings (:math:) reaches the API pages, where
+    # test_page checks that MathJax typeset it
+    assert API_MATH_PAGES, "no API page shows math from a docstring"
 
 
 # The fixture book: only built while the book itself has no animation or no
@@ -485,7 +498,8 @@ def _fixture_notebook() -> dict:
 
 
 @pytest.fixture(scope="session")
-def fixture_site(tmp_path_factory):
+def fixture_build(tmp_path_factory):
+    """Start building the fixture book with the book's own configuration."""
     import nbformat
 
     src = tmp_path_factory.mktemp("fixture_book")
@@ -497,18 +511,30 @@ def fixture_site(tmp_path_factory):
     (src / "book" / "index.md").write_text("# Fixture book\n\n```{tableofcontents}\n```\n")
     nbformat.write(nbformat.from_dict(_fixture_notebook()), src / "book" / "fixture.ipynb")
     (src / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/fixture\n")
-    build = subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror",
-         "--keep-going", "--nitpick", str(src)],
-        capture_output=True, text=True,
-    )
-    assert build.returncode == 0, f"fixture book build failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+    log = src / "build.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror",
+             "--keep-going", "--nitpick", str(src)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    yield src, process, log
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def fixture_site(fixture_build):
+    src, process, log = fixture_build
+    returncode = process.wait(timeout=600)
+    assert returncode == 0, f"fixture book build failed:\n{log.read_text()[-4000:]}"
     served = Site(src / "_build" / "html")
     yield served
     served.close()
 
 
-if not (ANIMATION_PAGES and WIDGET_PAGES):
+if NEEDS_FIXTURE_BOOK:
 
     def test_fixture_animation_and_widget(context, fixture_site):
         screenshot = None if ANIMATION_PAGES else SCREENSHOT_DIR / "animation.png"
