@@ -15,6 +15,7 @@ each page it checks:
   to an element of that file;
 * the browser console shows no error outside :data:`CONSOLE_ALLOWLIST`;
 * a page made from a notebook offers that notebook for download;
+* on a page with its own bibliography, citations link into that list;
 * on a page with a matplotlib JSHTML animation, clicking "Next frame"
   changes the frame; on a page with saved ipywidgets, every widget is drawn
   and visible.
@@ -228,6 +229,8 @@ async () => {
         href: a.href, raw: a.getAttribute('href')})),
     ids: [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.name),
     downloads: [...document.querySelectorAll('a.btn-download-source-button')].map(a => a.href),
+    citations: [...document.querySelectorAll('.bibtex-citation a')].map(a => a.href),
+    bibliography: !!document.querySelector('.citation-list'),
     animations: document.querySelectorAll('.animation').length,
     widget_views: document.querySelectorAll(
         'script[type="application/vnd.jupyter.widget-view+json"]').length,
@@ -271,7 +274,12 @@ def check_page(context, site: Site, page: str, screenshot: Path | None = None) -
         response = tab.goto(site.url(page), wait_until="load")
         if response is None or response.status != 200:
             problems.append(f"HTTP {response.status if response else 'no response'}")
-        if tab.evaluate("() => !!document.querySelector('.math')"):
+        has_math, has_mathjax = tab.evaluate(
+            "() => [!!document.querySelector('.math'), !!document.querySelector('script[src*=mathjax]')]"
+        )
+        if has_math and not has_mathjax:
+            problems.append("math on the page but no MathJax script: not typeset")
+        elif has_math:
             try:
                 tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                                       timeout=20000)
@@ -289,7 +297,14 @@ def check_page(context, site: Site, page: str, screenshot: Path | None = None) -
         if broken_images:
             problems.append(f"images that did not load: {broken_images}")
         problems += check_links(site, page, state)
-        if (ROOT / page).with_suffix(".ipynb").is_file() and not any(
+        if state["bibliography"]:
+            # a page with its own reference list cites into it, not elsewhere
+            here = urlsplit(site.url(page)).path
+            elsewhere = [c for c in state["citations"] if urlsplit(c).path != here]
+            if elsewhere:
+                problems.append(f"citations link to another page's bibliography: {elsewhere}")
+        notebook = (site.root / "_sources" / page).with_suffix(".ipynb")
+        if notebook.is_file() and not any(
             href.endswith(".ipynb") for href in state["downloads"]
         ):
             problems.append("page made from a notebook has no .ipynb download button")
@@ -455,6 +470,35 @@ def test_the_special_pages_exist():
     # math written in docstrings (:math:) reaches the API pages, where
     # test_page checks that MathJax typeset it
     assert API_MATH_PAGES, "no API page shows math from a docstring"
+
+
+BROKEN_PAGES = {
+    "bad_math.html": (r'<p><span class="math">\(\frac{1}\)</span></p>', "MathJax errors"),
+    "no_mathjax.html": (r'<p><span class="math">\(x\)</span></p>', "not typeset"),
+    "bad_image.html": ('<img src="missing.png" alt="">', "images that did not load"),
+    "bad_link.html": ('<a href="nowhere.html">a</a>', "missing file nowhere.html"),
+    "bad_anchor.html": ('<a href="bad_anchor.html#nowhere">a</a>', "no #nowhere"),
+    "cdn.html": ('<script src="https://cdn.example.org/lib.js"></script>', "requests to other hosts"),
+    "console.html": ('<script>console.error("boom")</script>', "console errors"),
+}
+MATHJAX = ('<script>window.MathJax = {options: {processHtmlClass: "math"}}</script>'
+           '<script defer src="_static/mathjax/tex-chtml.js"></script>')
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_PAGES))
+def test_the_checks_catch_a_broken_page(context, tmp_path_factory, name):
+    """Each check fails on a page with exactly that problem (and MathJax from the build)."""
+    body, message = BROKEN_PAGES[name]
+    root = tmp_path_factory.mktemp("broken")
+    (root / "_static").symlink_to(HTML_DIR / "_static", target_is_directory=True)
+    head = "" if name == "no_mathjax.html" else MATHJAX
+    (root / name).write_text(f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>")
+    served = Site(root)
+    try:
+        with pytest.raises(AssertionError, match=re.escape(message)):
+            check_page(context, served, name)
+    finally:
+        served.close()
 
 
 # The fixture book: only built while the book itself has no animation or no
