@@ -6,12 +6,19 @@
   // This folder, e.g. https://host/book/_static/widgets/
   var here = document.currentScript.src.replace(/[^/]*$/, "");
 
-  // The HTML manager locates its icon fonts relative to its AMD module id,
-  // which require.js resolves against the *page's* folder. Point both at the
-  // folder the fonts were copied to.
+  // The bundled modules (@jupyter-widgets/base, /controls, /html-manager,
+  // /html-manager/dist/libembed-amd) locate their icon fonts relative to
+  // their own AMD module URL, which require.js resolves against the *page's*
+  // folder. Map every one of them into this folder, where the fonts are.
   window.__jupyter_widgets_assets_path__ = here;
   if (window.require && window.require.config) {
-    window.require.config({ paths: { "@jupyter-widgets/html-manager/dist": here.replace(/\/$/, "") } });
+    var folder = here.replace(/\/$/, "");
+    window.require.config({
+      paths: {
+        "@jupyter-widgets": folder,
+        "@jupyter-widgets/html-manager/dist": folder,
+      },
+    });
   }
 
   // The HTML manager typesets widget labels with the MathJax 2 API,

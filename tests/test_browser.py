@@ -522,7 +522,9 @@ def _fixture_notebook() -> dict:
     animation_html = anim.to_jshtml(fps=2, default_mode="once")
     plt.close(fig)
 
+    # Play draws Font Awesome icons: the manager must find its fonts offline
     box = ipywidgets.VBox([ipywidgets.IntSlider(value=3, min=1, max=6, description="K"),
+                           ipywidgets.Play(value=0, min=0, max=5),
                            ipywidgets.Label("fixture widget")])
     state = embed_data(views=[box])
     (view,) = state["view_specs"]
