@@ -39,12 +39,14 @@ class ConvergenceWarning(UserWarning):
 
 
 class LikelihoodDecreaseError(RuntimeError):
-    """The log-likelihood went down during EM.
+    r"""The log-likelihood went down during EM.
 
-    EM's monotonicity theorem (:eq:`em-monotone`) says an exact E-step
-    followed by an M-step that does not decrease the expected complete-data
-    log-likelihood can never lower the log-likelihood.  A decrease beyond
-    rounding is therefore a bug in the model's ``e_step`` or ``m_step``.
+    EM's monotonicity theorem (:eq:`em-monotone`),
+    :math:`\log p(x \mid \theta^{(t+1)}) \ge \log p(x \mid \theta^{(t)})`,
+    says an exact E-step followed by an M-step that does not decrease the
+    expected complete-data log-likelihood can never lower the
+    log-likelihood.  A decrease beyond rounding is therefore a bug in the
+    model's ``e_step`` or ``m_step``.
     """
 
 
@@ -67,7 +69,7 @@ class EMHistory:
 
     @property
     def resp(self) -> list:
-        """Alias of :attr:`expectations`, the name used for mixtures."""
+        """Alias of ``expectations``, the name used for mixtures."""
         return self.expectations
 
 
@@ -114,7 +116,7 @@ class EMResult:
 
     @property
     def resp(self):
-        """Alias of :attr:`expectations`, the name used for mixtures."""
+        """Alias of ``expectations``, the name used for mixtures."""
         return self.expectations
 
     def __getattr__(self, name: str):
