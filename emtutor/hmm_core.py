@@ -203,6 +203,8 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
     """
     n_samples, n_components = lik.shape
     out = np.empty((n_samples, n_components))
+    if not init.sum() > 0:
+        raise ValueError("the sequence has probability zero under the parameters (at step 0)")
     out[0] = init / init.sum()
     n_steps = n_samples - 1
     if n_steps == 0:
