@@ -218,38 +218,35 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
 
     # 1. chunk transfer matrices from every unit start, rows renormalised
     prod = np.broadcast_to(np.eye(n_components), (n_chunks, n_components, n_components))
-    log_row_scale = np.zeros((n_chunks, n_components))
+    row_sums = np.empty((size, n_chunks, n_components))
+    tiny = np.finfo(float).tiny
+    for s in range(size):
+        prod = (prod @ matrix) * steps[s][:, None, :]
+        rows = prod.sum(axis=2)
+        row_sums[s] = rows
+        prod /= np.maximum(rows, tiny)[:, :, None]  # a zero row stays zero
     with np.errstate(divide="ignore"):
-        for s in range(size):
-            prod = (prod @ matrix) * steps[s][:, None, :]
-            rows = prod.sum(axis=2)
-            rows_safe = np.where(rows > 0, rows, 1.0)
-            prod = prod / rows_safe[:, :, None]
-            log_row_scale += np.log(rows)  # -inf marks a start that cannot continue
+        log_row_scale = np.log(row_sums).sum(axis=0)  # -inf: a start that cannot continue
 
     # 2. sequential stitching: each chunk's starting vector
     starts = np.empty((n_chunks, n_components))
     v = out[0]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         for c in range(n_chunks):
             starts[c] = v
             w = np.log(v) + log_row_scale[c]
-            top = np.max(w)
-            if not np.isfinite(top):
-                raise ValueError("the sequence has probability zero under the parameters")
-            v = np.exp(w - top) @ prod[c]
-            v = v / v.sum()
+            v = np.exp(w - w.max()) @ prod[c]
+            v /= v.sum()
 
-    # 3. the recursion in every chunk at once
-    result = np.empty((size, n_chunks, n_components))
-    v = starts
-    for s in range(size):
-        v = (v @ matrix) * steps[s]
-        total = v.sum(axis=1, keepdims=True)
-        if not np.all(total > 0):
-            raise ValueError("the sequence has probability zero under the parameters")
-        v = v / total
-        result[s] = v
+        # 3. the recursion in every chunk at once
+        result = np.empty((size, n_chunks, n_components))
+        v = starts
+        for s in range(size):
+            v = (v @ matrix) * steps[s]
+            v /= v.sum(axis=1, keepdims=True)
+            result[s] = v
+    if not np.all(np.isfinite(result)):  # a zero normaliser gave 0/0 somewhere
+        raise ValueError("the sequence has probability zero under the parameters")
     out[1:] = result.transpose(1, 0, 2).reshape(-1, n_components)[:n_steps]
     return out
 
