@@ -220,11 +220,12 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
     prod = np.broadcast_to(np.eye(n_components), (n_chunks, n_components, n_components))
     row_sums = np.empty((size, n_chunks, n_components))
     tiny = np.finfo(float).tiny
+    add, maximum = np.add.reduce, np.maximum  # skip the Python wrappers in the hot loops
     for s in range(size):
         prod = (prod @ matrix) * steps[s][:, None, :]
-        rows = prod.sum(axis=2)
+        rows = add(prod, axis=2)
         row_sums[s] = rows
-        prod /= np.maximum(rows, tiny)[:, :, None]  # a zero row stays zero
+        prod /= maximum(rows, tiny)[:, :, None]  # a zero row stays zero
     with np.errstate(divide="ignore"):
         log_row_scale = np.log(row_sums).sum(axis=0)  # -inf: a start that cannot continue
 
@@ -236,14 +237,14 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
             starts[c] = v
             w = np.log(v) + log_row_scale[c]
             v = np.exp(w - w.max()) @ prod[c]
-            v /= v.sum()
+            v /= add(v)
 
         # 3. the recursion in every chunk at once
         result = np.empty((size, n_chunks, n_components))
         v = starts
         for s in range(size):
             v = (v @ matrix) * steps[s]
-            v /= v.sum(axis=1, keepdims=True)
+            v /= add(v, axis=1, keepdims=True)
             result[s] = v
     if not np.all(np.isfinite(result)):  # a zero normaliser gave 0/0 somewhere
         raise ValueError("the sequence has probability zero under the parameters")
