@@ -166,7 +166,10 @@ def as_sequences(X, lengths=None, *, kind: str, n_symbols: int | None = None) ->
         One sequence, the concatenation of several (then give ``lengths``),
         or a list of sequences.  Categorical: integer symbols of shape
         ``(n_samples,)`` or ``(n_samples, 1)``; Gaussian: shape
-        ``(n_samples, n_features)``.
+        ``(n_samples, n_features)``.  A Python list whose items are 1-D
+        (categorical) or 2-D (Gaussian) is read as a list of sequences, so
+        pass one categorical sequence of shape ``(n_samples, 1)`` as an
+        array, not as a nested list.
     lengths : array of int, optional
         Lengths of the concatenated sequences.
     kind : {"categorical", "gaussian"}
