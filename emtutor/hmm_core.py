@@ -19,8 +19,9 @@ Three implementations of the same recursions live here:
   state, and the chunks stitched together afterwards).  The backward
   recursion has the same form run backwards in time, so
   :func:`forward_backward` uses it for both passes.  It computes the same
-  numbers as the reference to rounding error, with about ``2 sqrt(T)``
-  Python steps instead of ``2 T``; the tests check that they agree.
+  numbers as the reference to rounding error, with about ``3 sqrt(T)``
+  Python-level steps per pass instead of ``T``; the tests check that they
+  agree.
 """
 
 from __future__ import annotations
