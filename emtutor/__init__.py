@@ -7,6 +7,7 @@ equations and a ``fit`` that runs them with the one generic driver
 """
 
 from . import datasets, em, gmm, hmm, hmm_core, plotting
+from . import elbo, coins
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
 
@@ -25,4 +26,6 @@ __all__ = [
     "hmm",
     "hmm_core",
     "plotting",
+    "elbo",
+    "coins",
 ]
