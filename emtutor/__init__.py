@@ -7,7 +7,9 @@ equations and a ``fit`` that runs them with the one generic driver
 """
 
 from . import datasets, em, gmm, plotting
+from . import lda
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
+from .lda import LatentDirichletAllocation
 
 __version__ = "0.1.0"
 
@@ -20,4 +22,6 @@ __all__ = [
     "em",
     "gmm",
     "plotting",
+    "lda",
+    "LatentDirichletAllocation",
 ]
