@@ -555,6 +555,8 @@ def alpha_newton(log_theta_sum, n_docs: int, alpha, *, tol: float = 1e-10, max_i
     """
     alpha = np.array(alpha, dtype=float)
     log_theta_sum = np.asarray(log_theta_sum, dtype=float)
+    if len(alpha) == 1:
+        return alpha  # theta = 1 whatever alpha is: the objective is constant
     value = _alpha_objective(alpha, log_theta_sum, n_docs)
     for _ in range(max_iter):
         total = alpha.sum()
@@ -563,7 +565,7 @@ def alpha_newton(log_theta_sum, n_docs: int, alpha, *, tol: float = 1e-10, max_i
         hess_const = n_docs * polygamma(1, total)
         shift = np.sum(grad / hess_diag) / (1.0 / hess_const + np.sum(1.0 / hess_diag))
         step = (grad - shift) / hess_diag  # H^{-1} grad
-        if np.max(np.abs(step) / alpha) < tol:
+        if not np.all(np.isfinite(step)) or np.max(np.abs(step) / alpha) < tol:
             break
         size = 1.0
         while size > 1e-12:
