@@ -276,7 +276,7 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
 
     The returned objective is :eq:`lda-elbo` evaluated exactly at the
     returned ``q``: with ``phi`` optimal for ``gamma`` the word terms
-    collapse to ``sum_v X[d, v] log Z[d, v]``.  A document with no words has
+    collapse to ``sum_v X[d, v] log Z[d, v]`` (:eq:`lda-elbo-collapsed`).  A document with no words has
     ``gamma[d] = alpha`` and contributes 0.
 
     Parameters
@@ -290,9 +290,10 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
     restart : bool, default False
         When starting from ``params.gamma``, also run the ascent from the
         fresh start ``alpha + n_tokens / n_topics`` and keep, per document,
-        the ``q`` with the higher ELBO.  Both are at least as good as the
-        warm start's, so the ELBO still cannot decrease; the fresh start
-        lets a document leave a poor local optimum of its own bound.
+        the ``q`` with the higher ELBO.  The kept ``q`` is at least as good
+        as the warm start's result, so the ELBO still cannot decrease; the
+        fresh start lets a document leave a poor local optimum of its own
+        bound (at about twice the cost).
 
     Returns
     -------
