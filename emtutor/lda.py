@@ -489,8 +489,8 @@ def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_al
     Parameters
     ----------
     X : array or sparse matrix of shape (n_docs, n_words)
-        Unused (the counts are already in ``expectations``); part of the
-        driver's ``m_step(data, expectations)`` contract.
+        Only used to tell which documents have words (the counts are
+        already in ``expectations``).
     expectations : LDAExpectations
     eta : float or None, default None
     fit_alpha : bool, default False
@@ -516,7 +516,8 @@ def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_al
     alpha = expectations.alpha
     if fit_alpha:
         gamma = expectations.gamma
-        used = ~np.all(gamma == alpha, axis=1)  # documents with words (gamma != alpha)
+        X = X if _is_canonical(X) else as_count_matrix(X)
+        used = np.diff(X.indptr) > 0  # documents with words
         if np.any(used):
             g = gamma[used]
             log_theta_sum = (digamma(g) - digamma(g.sum(axis=1, keepdims=True))).sum(axis=0)

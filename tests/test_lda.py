@@ -218,7 +218,7 @@ def test_elbo_never_decreases(problem):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         # run_em itself raises LikelihoodDecreaseError on a decrease > 1e-9 relative
-        result = lda.fit(X, n_topics, tol=0.0, max_iter=25, **options)
+        result = lda.fit(X, n_topics, tol=0.0, max_iter=15, **options)
     elbos = np.r_[result.initial_log_likelihood, result.log_likelihoods]
     assert np.all(np.isfinite(elbos))
     assert np.all(np.diff(elbos) >= -1e-9 * np.abs(elbos[:-1]).clip(1.0))
