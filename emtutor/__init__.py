@@ -7,6 +7,7 @@ equations and a ``fit`` that runs them with the one generic driver
 """
 
 from . import datasets, em, gmm, plotting
+from . import elbo, coins
 from . import lda
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .lda import LatentDirichletAllocation
@@ -22,6 +23,8 @@ __all__ = [
     "em",
     "gmm",
     "plotting",
+    "elbo",
+    "coins",
     "lda",
     "LatentDirichletAllocation",
 ]

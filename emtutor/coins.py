@@ -1,0 +1,344 @@
+"""A mixture of biased coins (a binomial mixture) fitted by EM.
+
+Each of ``n_sets`` sets of tosses was made with one of ``n_coins`` coins;
+coin ``k`` shows heads with probability ``thetas[k]`` and is picked for a
+set with probability ``weights[k]``.  Which coin made which set is hidden.
+The E-step (:func:`e_step`) is Bayes' rule :eq:`coins-e-step`, computed in
+log space; the M-step (:func:`m_step`) is the ratio of expected counts
+:eq:`coins-m-step` and, when the weights are learned, :eq:`coins-m-weights`.
+With the labels known, the fit is :func:`complete_data_mle`
+(:eq:`coins-complete-mle`).  :func:`fit` runs EM with the generic driver
+:func:`emtutor.em.run_em`.
+
+The likelihood is that of the observed *sequences* of tosses,
+:eq:`coins-log-likelihood`; the likelihood of the head *counts* differs from
+it only by binomial coefficients, which do not depend on the parameters.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import logsumexp, xlogy
+
+from ._validation import check_positive_int, check_probability_vector, check_shape
+from .em import EMResult, run_em
+
+__all__ = [
+    "CoinData",
+    "CoinParams",
+    "as_coin_data",
+    "log_joint",
+    "e_step",
+    "m_step",
+    "log_likelihood",
+    "complete_data_mle",
+    "fit",
+]
+
+
+class CoinData(NamedTuple):
+    """Observed head counts.
+
+    Attributes
+    ----------
+    heads : ndarray of shape (n_sets,)
+        Number of heads in each set, ``0 <= heads[i] <= tosses[i]``.
+    tosses : ndarray of shape (n_sets,)
+        Number of tosses in each set, ``>= 1``.
+    """
+
+    heads: np.ndarray
+    tosses: np.ndarray
+
+
+class CoinParams(NamedTuple):
+    """Parameters of a coin mixture.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_coins,)
+        Probability of picking each coin for a set; non-negative, sum 1.
+    thetas : ndarray of shape (n_coins,)
+        Probability of heads of each coin, in ``[0, 1]``.
+    """
+
+    weights: np.ndarray
+    thetas: np.ndarray
+
+
+def as_coin_data(heads, tosses) -> CoinData:
+    """Validate head and toss counts and return them as :class:`CoinData`.
+
+    Parameters
+    ----------
+    heads : array-like of shape (n_sets,)
+    tosses : array-like of shape (n_sets,) or int
+        An int means the same number of tosses in every set.
+
+    Returns
+    -------
+    CoinData
+
+    Raises
+    ------
+    ValueError
+        If the counts are not whole numbers, are negative, if a set has no
+        tosses, or if ``heads > tosses`` in some set.
+    """
+    heads = _as_counts(heads, "heads")
+    if heads.ndim != 1 or heads.size == 0:
+        raise ValueError(f"heads must be a non-empty 1-D array of counts, got shape {heads.shape}")
+    tosses = _as_counts(tosses, "tosses")
+    if tosses.ndim == 0:
+        tosses = np.full(heads.shape, float(tosses))
+    if tosses.shape != heads.shape:
+        raise ValueError(f"tosses must have shape {heads.shape} like heads, got {tosses.shape}")
+    if np.any(tosses < 1):
+        i = int(np.argmax(tosses < 1))
+        raise ValueError(f"every set needs at least one toss, but tosses[{i}] = {tosses[i]:g}")
+    if np.any(heads > tosses):
+        i = int(np.argmax(heads > tosses))
+        raise ValueError(f"heads[{i}] = {heads[i]:g} is more than tosses[{i}] = {tosses[i]:g}")
+    return CoinData(heads, tosses)
+
+
+def log_joint(data: CoinData, params: CoinParams) -> np.ndarray:
+    """Log of ``weights[k] * p(set i | coin k)`` for every set and coin.
+
+    The numerator of :eq:`coins-e-step` in log space,
+    ``log weights[k] + h_i log theta_k + (n_i - h_i) log(1 - theta_k)``,
+    with ``0 log 0 = 0`` so that ``theta = 0`` or ``1`` is allowed.
+
+    Parameters
+    ----------
+    data : CoinData
+    params : CoinParams
+
+    Returns
+    -------
+    ndarray of shape (n_sets, n_coins)
+    """
+    heads, tosses = data.heads[:, None], data.tosses[:, None]
+    thetas = params.thetas[None, :]
+    with np.errstate(divide="ignore"):  # log 0 = -inf: a coin that cannot produce the set
+        return np.log(params.weights) + xlogy(heads, thetas) + xlogy(tosses - heads, 1.0 - thetas)
+
+
+def e_step(data: CoinData, params: CoinParams) -> tuple[np.ndarray, np.ndarray]:
+    """E-step: posterior probability of each coin for each set.
+
+    Implements :eq:`coins-e-step` (Bayes' rule) in log space, normalised
+    with :eq:`logsumexp`; the per-set normaliser is ``log p(set i)``, whose
+    sum is the log-likelihood :eq:`coins-log-likelihood`.
+
+    Parameters
+    ----------
+    data : CoinData
+    params : CoinParams
+
+    Returns
+    -------
+    resp : ndarray of shape (n_sets, n_coins)
+        Rows sum to 1.
+    log_norm : ndarray of shape (n_sets,)
+        ``log p(set i)`` under ``params``.
+    """
+    log_weighted = log_joint(data, params)
+    log_norm = logsumexp(log_weighted, axis=1)
+    resp = np.exp(log_weighted - log_norm[:, None])
+    return resp, log_norm
+
+
+def m_step(data: CoinData, resp, weights=None) -> CoinParams:
+    """M-step: each coin's bias is its expected heads over expected tosses.
+
+    Implements :eq:`coins-m-step` and, if ``weights`` is None,
+    :eq:`coins-m-weights`; otherwise the given (fixed) weights are kept.
+    The expected toss count of a coin gets a floor of ``10 * eps``, so a
+    coin with no responsibility gets ``theta = 0`` rather than NaN.
+
+    Parameters
+    ----------
+    data : CoinData
+    resp : array of shape (n_sets, n_coins)
+    weights : array of shape (n_coins,), optional
+        Fixed mixing weights; None learns them.
+
+    Returns
+    -------
+    CoinParams
+    """
+    expected_heads = resp.T @ data.heads
+    expected_tosses = resp.T @ data.tosses + 10 * np.finfo(float).eps
+    thetas = np.clip(expected_heads / expected_tosses, 0.0, 1.0)
+    if weights is None:
+        weights = resp.sum(axis=0) / len(data.heads)
+    return CoinParams(np.asarray(weights, dtype=float), thetas)
+
+
+def log_likelihood(data: CoinData, params: CoinParams) -> float:
+    """Total log-likelihood :eq:`coins-log-likelihood` of the tosses.
+
+    Parameters
+    ----------
+    data : CoinData
+    params : CoinParams
+
+    Returns
+    -------
+    float
+        ``sum_i log sum_k weights[k] theta_k^h_i (1 - theta_k)^(n_i - h_i)``.
+    """
+    data = as_coin_data(*data)
+    params = _check_params(params, len(params.thetas), open_interval=False)
+    return float(np.sum(e_step(data, params)[1]))
+
+
+def complete_data_mle(heads, tosses, labels, n_coins: int | None = None) -> CoinParams:
+    """Maximum-likelihood fit when the coin of every set is known.
+
+    Implements :eq:`coins-complete-mle`: each coin's bias is its heads over
+    its tosses, each weight the fraction of sets made with that coin.
+
+    Parameters
+    ----------
+    heads : array-like of shape (n_sets,)
+    tosses : array-like of shape (n_sets,) or int
+    labels : array-like of int, shape (n_sets,)
+        ``labels[i]`` is the coin (``0 .. n_coins - 1``) used for set ``i``.
+    n_coins : int, optional
+        Default ``max(labels) + 1``.
+
+    Returns
+    -------
+    CoinParams
+
+    Raises
+    ------
+    ValueError
+        For invalid counts or labels, or a coin that made no set (its bias
+        is then undefined).
+    """
+    data = as_coin_data(heads, tosses)
+    labels = np.asarray(labels)
+    if labels.shape != data.heads.shape or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers of shape {data.heads.shape}, got {labels.dtype} {labels.shape}")
+    if n_coins is None:
+        n_coins = int(labels.max()) + 1
+    n_coins = check_positive_int(n_coins, "n_coins")
+    if labels.min() < 0 or labels.max() >= n_coins:
+        raise ValueError(f"labels must be between 0 and n_coins - 1 = {n_coins - 1}")
+    counts = np.bincount(labels, minlength=n_coins)
+    if np.any(counts == 0):
+        raise ValueError(f"coin {int(np.argmin(counts))} made no set, so its bias is undefined")
+    one_hot = np.eye(n_coins)[labels]
+    expected_heads = one_hot.T @ data.heads
+    expected_tosses = one_hot.T @ data.tosses
+    return CoinParams(counts / len(labels), expected_heads / expected_tosses)
+
+
+def fit(
+    heads,
+    tosses,
+    n_coins: int | None = None,
+    *,
+    thetas=None,
+    weights=None,
+    learn_weights: bool = False,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+    random_state=None,
+    record: bool = False,
+) -> EMResult:
+    """Fit a mixture of biased coins by EM.
+
+    Parameters
+    ----------
+    heads : array-like of shape (n_sets,)
+        Heads in each set.
+    tosses : array-like of shape (n_sets,) or int
+        Tosses in each set (an int: the same for every set).
+    n_coins : int, optional
+        Number of coins; default ``len(thetas)`` if ``thetas`` is given,
+        else 2.
+    thetas : array-like of shape (n_coins,), optional
+        Initial biases, strictly between 0 and 1; default drawn uniformly
+        from ``[0.2, 0.8]`` with ``random_state``.
+    weights : array-like of shape (n_coins,), optional
+        Mixing weights: fixed if ``learn_weights`` is False, else the
+        initial guess.  Default uniform.
+    learn_weights : bool, default False
+        Learn the mixing weights with :eq:`coins-m-weights`.  The classic
+        two-coin example keeps them fixed at 1/2.
+    tol : float, default 1e-6
+        Stop when the total log-likelihood changes by less than ``tol``.
+    max_iter : int, default 100
+    random_state : int, numpy Generator or None
+        Seed for the default initial biases.
+    record : bool, default False
+        Keep every iteration's parameters and responsibilities.
+
+    Returns
+    -------
+    EMResult
+        ``result.thetas``, ``result.weights``, ``result.resp``,
+        ``result.log_likelihoods``, ``result.n_iter``, ``result.converged``.
+
+    Raises
+    ------
+    ValueError
+        For invalid counts, initial biases outside (0, 1), weights that
+        are negative or do not sum to 1, or inconsistent ``n_coins``.
+
+    Examples
+    --------
+    >>> from emtutor import coins
+    >>> result = coins.fit([5, 9, 8, 4, 7], 10, thetas=[0.6, 0.5], max_iter=200)
+    >>> [round(float(t), 2) for t in result.thetas]
+    [0.8, 0.52]
+    """
+    data = as_coin_data(heads, tosses)
+    if n_coins is None:
+        n_coins = 2 if thetas is None else len(np.atleast_1d(thetas))
+    k = check_positive_int(n_coins, "n_coins")
+    if thetas is None:
+        thetas = np.random.default_rng(random_state).uniform(0.2, 0.8, size=k)
+    if weights is None:
+        weights = np.full(k, 1.0 / k)
+    params = _check_params(CoinParams(weights, thetas), k, open_interval=True)
+    fixed = None if learn_weights else params.weights
+    return run_em(
+        data,
+        params,
+        e_step=e_step,
+        m_step=partial(m_step, weights=fixed),
+        tol=tol,
+        max_iter=max_iter,
+        record=record,
+    )
+
+
+def _as_counts(values, name: str) -> np.ndarray:
+    try:
+        values = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric counts: {exc}") from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or inf")
+    if np.any(values < 0):
+        raise ValueError(f"{name} must be non-negative counts, got {values}")
+    if np.any(values != np.round(values)):
+        raise ValueError(f"{name} must be whole numbers, got {values}")
+    return values
+
+
+def _check_params(params: CoinParams, k: int, open_interval: bool) -> CoinParams:
+    thetas = check_shape(params.thetas, (k,), "thetas")
+    if open_interval and np.any((thetas <= 0) | (thetas >= 1)):
+        raise ValueError(f"initial thetas must be strictly between 0 and 1, got {thetas}")
+    if np.any((thetas < 0) | (thetas > 1)):
+        raise ValueError(f"thetas must be between 0 and 1, got {thetas}")
+    return CoinParams(check_probability_vector(params.weights, k, "weights"), thetas)
