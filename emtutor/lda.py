@@ -25,7 +25,9 @@ piece is an ascent step on one function, the ELBO ``L(q, params)``:
   exact maximiser of ``L`` over ``phi`` (given ``gamma``) or ``gamma`` (given
   ``phi``), so however few updates it makes, ``L`` cannot go down;
 * the E-step ends on a ``phi`` update and returns ``L`` computed exactly
-  for the ``(gamma, phi)`` it returns (no approximation, no ``eps``);
+  for the ``(gamma, phi)`` it returns (no ``eps`` added anywhere; the
+  normaliser ``Z`` is only floored at the smallest positive float, which
+  matters only if it would otherwise underflow to 0);
 * the M-step for the topics is the exact maximiser of ``L`` over them given
   ``q``, and the Newton iteration for ``alpha`` accepts a step only if it
   does not lower the ``alpha``-part of ``L`` (halving it otherwise).
