@@ -8,8 +8,10 @@ equations and a ``fit`` that runs them with the one generic driver
 
 from . import datasets, em, gmm, hmm, hmm_core, plotting
 from . import elbo, coins
+from . import lda
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
+from .lda import LatentDirichletAllocation
 
 __version__ = "0.1.0"
 
@@ -28,4 +30,6 @@ __all__ = [
     "plotting",
     "elbo",
     "coins",
+    "lda",
+    "LatentDirichletAllocation",
 ]

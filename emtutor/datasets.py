@@ -57,3 +57,54 @@ def three_gaussians_init(n_components: int = 3):
 def data_path(name: str) -> Path:
     """Path of a data file shipped with the book (``book/data/<name>``)."""
     return Path(__file__).resolve().parent.parent / "book" / "data" / name
+
+
+__all__ += ["bars"]
+
+
+def bars(n_docs: int = 2000, n_tokens: int = 100, alpha: float = 1.0, random_state=None):
+    """The bars data set of Griffiths & Steyvers (2004).
+
+    The vocabulary is a 5x5 grid of 25 "words" (word ``v`` is pixel
+    ``(v // 5, v % 5)``).  There are 10 topics: topic ``k < 5`` is uniform
+    over the 5 words of row ``k`` (a horizontal bar), topic ``5 + j`` uniform
+    over the words of column ``j`` (a vertical bar).  Each document draws
+    topic proportions ``theta ~ Dirichlet(alpha * ones(10))`` and then
+    ``n_tokens`` words, each from the topic mixture ``theta @ topics`` (the
+    same as drawing a topic per word and the word from it).
+
+    Parameters
+    ----------
+    n_docs : int, default 2000
+    n_tokens : int, default 100
+        Words per document.
+    alpha : float, default 1.0
+        Symmetric Dirichlet parameter of the topic proportions.
+    random_state : int, numpy Generator or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_docs, 25)
+        Word counts, integers stored as floats; every row sums to ``n_tokens``.
+    topics : ndarray of shape (10, 25)
+        The true topics; each row is 1/5 on its bar and 0 elsewhere.
+    theta : ndarray of shape (n_docs, 10)
+        The true topic proportions of each document.
+    """
+    if isinstance(n_docs, bool) or not isinstance(n_docs, (int, np.integer)) or n_docs < 1:
+        raise ValueError(f"n_docs must be an integer >= 1, got {n_docs!r}")
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, (int, np.integer)) or n_tokens < 0:
+        raise ValueError(f"n_tokens must be an integer >= 0, got {n_tokens!r}")
+    if not (np.isscalar(alpha) and np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    rng = np.random.default_rng(random_state)
+    topics = np.zeros((10, 5, 5))
+    for j in range(5):
+        topics[j, j, :] = 1.0 / 5  # horizontal bar: row j
+        topics[5 + j, :, j] = 1.0 / 5  # vertical bar: column j
+    topics = topics.reshape(10, 25)
+    theta = rng.dirichlet(np.full(10, float(alpha)), size=n_docs)
+    word_probs = theta @ topics
+    word_probs /= word_probs.sum(axis=1, keepdims=True)
+    X = rng.multinomial(n_tokens, word_probs).astype(float)
+    return X, topics, theta

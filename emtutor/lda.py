@@ -1,0 +1,891 @@
+"""Latent Dirichlet allocation fitted by variational EM (Blei, Ng & Jordan 2003).
+
+The model (:eq:`lda-generative`): each topic ``k`` is a distribution
+``beta[k]`` over the ``n_words`` words of the vocabulary; each document
+draws topic proportions ``theta_d ~ Dirichlet(alpha)`` and each of its words
+first a topic ``z ~ theta_d`` and then the word ``w ~ beta[z]``.  The
+posterior of ``(theta, z)`` is intractable, so the E-step fits the
+mean-field approximation ``q(theta_d) = Dirichlet(gamma[d])``,
+``q(z = k | word v in document d) = phi[d, v, k]`` by coordinate ascent on
+the evidence lower bound (ELBO, :eq:`lda-elbo`): :eq:`lda-phi-update` and
+:eq:`lda-gamma-update`.  The M-step maximises the same bound over the
+topics (:eq:`lda-beta-update`; with a symmetric Dirichlet(``eta``) prior on
+the topics, over the Dirichlet parameters ``lambda`` of ``q(beta_k)``) and,
+optionally, over ``alpha`` by Newton's method (:eq:`lda-alpha-newton`).
+
+Why the recorded ELBO never decreases
+-------------------------------------
+The driver :func:`emtutor.em.run_em` records the objective returned by each
+E-step and raises on a decrease.  The E-step is iterative and stops at a
+tolerance, so it is *not* exact; monotonicity still holds because every
+piece is an ascent step on one function, the ELBO ``L(q, params)``:
+
+* the E-step starts from the previous iteration's ``gamma`` (carried through
+  the parameters as :attr:`LDAParams.gamma`), and each of its updates is the
+  exact maximiser of ``L`` over ``phi`` (given ``gamma``) or ``gamma`` (given
+  ``phi``), so however few updates it makes, ``L`` cannot go down;
+* the E-step ends on a ``phi`` update and returns ``L`` computed exactly
+  for the ``(gamma, phi)`` it returns (no ``eps`` added anywhere; the
+  normaliser ``Z`` is only floored at the smallest positive float, which
+  matters only if it would otherwise underflow to 0);
+* the M-step for the topics is the exact maximiser of ``L`` over them given
+  ``q``, and the Newton iteration for ``alpha`` accepts a step only if it
+  does not lower the ``alpha``-part of ``L`` (halving it otherwise).
+
+So ``L(q_t, params_t) <= L(q_t, params_{t+1}) <= L(q_{t+1}, params_{t+1})``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import digamma, gammaln, polygamma
+
+from ._validation import check_nonnegative, check_positive_int
+from .em import EMResult, run_em
+
+__all__ = [
+    "LDAParams",
+    "LDAExpectations",
+    "LatentDirichletAllocation",
+    "as_count_matrix",
+    "expected_log_beta",
+    "topic_word_distribution",
+    "e_step",
+    "m_step",
+    "alpha_newton",
+    "elbo",
+    "transform",
+    "perplexity",
+    "top_words",
+    "fit",
+]
+
+# Documents are processed in blocks holding about this many (non-zero, topic)
+# pairs, which bounds the memory of the E-step's gathered arrays.
+_BLOCK_PAIRS = 2**18
+_TINY = np.finfo(float).tiny
+# A block of documents is handled as a dense array when at least this
+# fraction of its (document, word) pairs occur.
+_DENSE_FRACTION = 0.2
+
+
+class LDAParams(NamedTuple):
+    """Parameters of latent Dirichlet allocation (and the E-step's warm start).
+
+    Attributes
+    ----------
+    alpha : ndarray of shape (n_topics,)
+        Dirichlet parameter of the topic proportions, all entries > 0.
+    topic_word : ndarray of shape (n_topics, n_words)
+        If ``eta is None``: the topics ``beta`` themselves (rows sum to 1).
+        Otherwise: the parameters ``lambda`` of the variational Dirichlet
+        ``q(beta_k) = Dirichlet(lambda[k])`` (all entries > 0).
+    eta : float or None
+        Symmetric Dirichlet prior on the topics; ``None`` means no prior
+        (maximum-likelihood topics).
+    gamma : ndarray of shape (n_docs, n_topics) or None
+        Variational Dirichlet parameters of the previous E-step, where the
+        next E-step starts its coordinate ascent; ``None`` starts from
+        ``alpha + n_tokens / n_topics``.
+    """
+
+    alpha: np.ndarray
+    topic_word: np.ndarray
+    eta: float | None = None
+    gamma: np.ndarray | None = None
+
+
+class LDAExpectations(NamedTuple):
+    """What the E-step returns (besides the ELBO).
+
+    Attributes
+    ----------
+    gamma : ndarray of shape (n_docs, n_topics)
+        Variational Dirichlet parameters, ``q(theta_d) = Dirichlet(gamma[d])``.
+    topic_word_counts : ndarray of shape (n_topics, n_words)
+        Expected number of times each word is assigned to each topic,
+        ``sum_d n[d, v] phi[d, v, k]``, the sufficient statistics of the
+        M-step.
+    alpha : ndarray of shape (n_topics,)
+        The ``alpha`` the E-step used: where the M-step's Newton iteration
+        starts and the value it must not do worse than.
+    doc_elbo : ndarray of shape (n_docs,)
+        Each document's term of the ELBO (0 for a document with no words).
+    """
+
+    gamma: np.ndarray
+    topic_word_counts: np.ndarray
+    alpha: np.ndarray
+    doc_elbo: np.ndarray
+
+
+# --------------------------------------------------------------------------
+# input checks
+
+
+def as_count_matrix(X, name: str = "X") -> sp.csr_matrix:
+    """Validate a document-term count matrix and return it as canonical CSR.
+
+    Dense and sparse input with the same values give the same CSR matrix
+    (float64, sorted indices, no duplicates, no explicit zeros), so every
+    function gives identical results for both.
+
+    Parameters
+    ----------
+    X : array or scipy.sparse matrix of shape (n_docs, n_words)
+        ``X[d, v]`` is the number of times word ``v`` occurs in document
+        ``d``; non-negative and finite (non-integer counts are allowed).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n_docs, n_words)
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, has no documents or an empty vocabulary, or
+        contains negative, NaN or infinite counts.
+    """
+    if sp.issparse(X):
+        try:
+            X = sp.csr_matrix(X, dtype=float, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a numeric count matrix: {exc}") from None
+    else:
+        try:
+            X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a numeric count matrix: {exc}") from None
+        if X.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D of shape (n_docs, n_words), got {X.ndim}-D with shape {X.shape}"
+            )
+        X = sp.csr_matrix(X)
+    n_docs, n_words = X.shape
+    if n_words == 0:
+        raise ValueError(f"{name} has an empty vocabulary (shape {X.shape}); it needs at least one word")
+    if n_docs == 0:
+        raise ValueError(f"{name} has no documents (shape {X.shape})")
+    X.sum_duplicates()
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError(f"{name} contains NaN or inf counts; counts must be finite")
+    if np.any(X.data < 0):
+        raise ValueError(f"{name} contains negative counts; word counts must be >= 0")
+    X.eliminate_zeros()
+    X.sort_indices()
+    return X
+
+
+def _check_params(params: LDAParams, X: sp.csr_matrix) -> LDAParams:
+    n_docs, n_words = X.shape
+    alpha = np.asarray(params.alpha, dtype=float)
+    if alpha.ndim != 1 or not np.all(np.isfinite(alpha)) or np.any(alpha <= 0):
+        raise ValueError(f"alpha must be a 1-D array of finite numbers > 0, got {alpha!r}")
+    n_topics = len(alpha)
+    topic_word = np.asarray(params.topic_word, dtype=float)
+    if topic_word.shape != (n_topics, n_words):
+        raise ValueError(
+            f"topic_word must have shape (n_topics, n_words) = {(n_topics, n_words)}, "
+            f"got {topic_word.shape} (X has {n_words} words)"
+        )
+    if not np.all(np.isfinite(topic_word)):
+        raise ValueError("topic_word contains NaN or inf")
+    eta = params.eta
+    if eta is None:
+        if np.any(topic_word < 0) or not np.allclose(topic_word.sum(axis=1), 1.0, atol=1e-8):
+            raise ValueError("without eta, topic_word must hold the topics: rows >= 0 summing to 1")
+    else:
+        eta = check_nonnegative(eta, "eta")
+        if eta == 0:
+            raise ValueError("eta must be > 0 (or None for no prior on the topics)")
+        if np.any(topic_word <= 0):
+            raise ValueError("with eta, topic_word holds Dirichlet parameters lambda, which must be > 0")
+    gamma = params.gamma
+    if gamma is not None:
+        gamma = np.asarray(gamma, dtype=float)
+        if gamma.shape != (n_docs, n_topics):
+            raise ValueError(
+                f"gamma must have shape (n_docs, n_topics) = {(n_docs, n_topics)}, got {gamma.shape}"
+            )
+        if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
+            raise ValueError("gamma must be finite and > 0")
+    return LDAParams(alpha, topic_word, eta, gamma)
+
+
+# --------------------------------------------------------------------------
+# the topics
+
+
+def expected_log_beta(params: LDAParams) -> np.ndarray:
+    """``E_q[log beta[k, v]]``: the log topics the E-step uses.
+
+    Without a prior (``params.eta is None``) this is ``log beta`` (``-inf``
+    where a topic gives a word probability 0); with one it is
+    ``digamma(lambda[k, v]) - digamma(sum_v lambda[k, v])`` (:eq:`lda-elbo`).
+
+    Parameters
+    ----------
+    params : LDAParams
+
+    Returns
+    -------
+    ndarray of shape (n_topics, n_words)
+    """
+    topic_word = np.asarray(params.topic_word, dtype=float)
+    if params.eta is None:
+        with np.errstate(divide="ignore"):
+            return np.log(topic_word)
+    return digamma(topic_word) - digamma(topic_word.sum(axis=1, keepdims=True))
+
+
+def topic_word_distribution(params: LDAParams) -> np.ndarray:
+    """The topics as probability distributions over words.
+
+    ``beta`` itself without a prior; the posterior mean
+    ``lambda[k] / sum_v lambda[k, v]`` with one.
+
+    Returns
+    -------
+    ndarray of shape (n_topics, n_words)
+        Rows sum to 1.
+    """
+    topic_word = np.asarray(params.topic_word, dtype=float)
+    return topic_word / topic_word.sum(axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------
+# E-step
+
+
+def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, restart: bool = False):
+    """E-step: per-document coordinate ascent on the ELBO, from ``params.gamma``.
+
+    For every document, alternate :eq:`lda-phi-update` (``phi`` given
+    ``gamma``) and :eq:`lda-gamma-update` (``gamma`` given ``phi``), starting
+    from ``params.gamma`` (or ``alpha + n_tokens / n_topics``), until the
+    mean absolute change of ``gamma[d]`` is below ``tol`` or after
+    ``max_iter`` updates; then a last :eq:`lda-phi-update`.  Each update
+    maximises the ELBO exactly over its block, so the returned ELBO is at
+    least that of the starting point.  ``phi`` is never stored: with
+    ``A[d, k] = exp(E log theta[d, k])`` and ``B[k, v] = exp(E log beta[k, v])``
+    it is ``A[d, k] B[k, v] / Z[d, v]`` with ``Z[d, v] = sum_k A[d, k] B[k, v]``,
+    needed only where ``X[d, v] > 0``; both exponents are shifted by their
+    maxima so nothing underflows.
+
+    The returned objective is :eq:`lda-elbo` evaluated exactly at the
+    returned ``q``: with ``phi`` optimal for ``gamma`` the word terms
+    collapse to ``sum_v X[d, v] log Z[d, v]`` (:eq:`lda-elbo-collapsed`).  A document with no words has
+    ``gamma[d] = alpha`` and contributes 0.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_docs, n_words)
+    params : LDAParams
+    tol : float, default 1e-3
+        Per-document stopping threshold on ``mean_k |change of gamma[d, k]|``.
+    max_iter : int, default 100
+        Maximum number of ``gamma`` updates per document.
+    restart : bool, default False
+        When starting from ``params.gamma``, also run the ascent from the
+        fresh start ``alpha + n_tokens / n_topics`` and keep, per document,
+        the ``q`` with the higher ELBO.  The kept ``q`` is at least as good
+        as the warm start's result, so the ELBO still cannot decrease; the
+        fresh start lets a document leave a poor local optimum of its own
+        bound (at about twice the cost).
+
+    Returns
+    -------
+    expectations : LDAExpectations
+    elbo : float
+        The ELBO :eq:`lda-elbo` of ``expectations`` and ``params`` (including
+        the topics' prior term when ``params.eta`` is set).
+
+    Raises
+    ------
+    ValueError
+        If a document contains a word that every topic gives probability 0
+        (possible only without ``eta``, for words unseen in training).
+    """
+    X = X if _is_canonical(X) else as_count_matrix(X)
+    params = _check_params(params, X)
+    tol = check_nonnegative(tol, "tol")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    alpha = params.alpha
+    n_docs, n_words = X.shape
+    n_topics = len(alpha)
+
+    log_beta = expected_log_beta(params)
+    word_shift = log_beta.max(axis=0)  # c[v] = max_k E log beta[k, v]
+    with np.errstate(invalid="ignore"):  # -inf - (-inf) for a word no topic has
+        exp_beta_t = np.exp(log_beta - word_shift).T  # B[k, v] / exp(c[v]), shape (n_words, n_topics)
+    exp_beta_t[~np.isfinite(word_shift)] = 0.0
+    present = np.zeros(n_words, bool)
+    present[X.indices] = True
+    if np.any(~np.isfinite(word_shift[present])):
+        bad = np.flatnonzero(present & ~np.isfinite(word_shift))
+        raise ValueError(
+            f"words {bad[:10].tolist()} occur in X but have probability 0 under every topic "
+            "(they never occurred in the training documents); fit with eta > 0 to smooth the topics"
+        )
+
+    lengths = np.diff(X.indptr)
+    if params.gamma is None:
+        gamma = alpha + X.sum(axis=1).A1[:, None] / n_topics
+    else:
+        gamma = params.gamma.copy()
+    gamma[lengths == 0] = alpha  # the exact optimum for a document with no words
+
+    counts = np.zeros((n_topics, n_words))
+    doc_elbo = np.zeros(n_docs)
+    warm = params.gamma is not None
+    for start, stop in _blocks(X.indptr, n_topics):
+        docs = slice(start, stop)
+        block = X[docs]
+        nonempty = np.flatnonzero(lengths[docs] > 0)
+        if len(nonempty) == 0:
+            continue
+        block = block[nonempty]
+        dense = block.nnz >= _DENSE_FRACTION * block.shape[0] * n_words
+        g = _update_gamma(block, gamma[docs][nonempty], alpha, exp_beta_t, tol, max_iter, dense)
+        a, norm, elbo_d = _final_phi(block, g, alpha, exp_beta_t, word_shift, dense)
+        if restart and warm:
+            # the same ascent from the fresh start; keep the better q per document
+            g0 = alpha + block.sum(axis=1).A1[:, None] / n_topics
+            g0 = _update_gamma(block, g0, alpha, exp_beta_t, tol, max_iter, dense)
+            a0, norm0, elbo0 = _final_phi(block, g0, alpha, exp_beta_t, word_shift, dense)
+            better = elbo0 > elbo_d
+            g[better], a[better], elbo_d[better] = g0[better], a0[better], elbo0[better]
+            pairs = np.repeat(better, np.diff(block.indptr))
+            norm[pairs] = norm0[pairs]
+        ratio = sp.csr_matrix((block.data / norm, block.indices, block.indptr), shape=block.shape)
+        counts += (ratio.T @ a).T
+        idx = start + nonempty
+        gamma[idx] = g
+        doc_elbo[idx] = elbo_d
+    counts *= exp_beta_t.T  # sum_d n[d, v] phi[d, v, k] = B[k, v] sum_d a[d, k] n[d, v] / Z[d, v]
+    total = float(doc_elbo.sum() + _topic_elbo(params, log_beta))
+    return LDAExpectations(gamma, counts, alpha, doc_elbo), total
+
+
+def _final_phi(block, gamma, alpha, exp_beta_t, word_shift, dense):
+    """The last phi update (lda-phi-update) and each document's collapsed ELBO (lda-elbo).
+
+    Returns ``a`` (shifted ``exp E log theta``), ``Z`` at the non-zeros of
+    ``block`` (shifted), and the per-document ELBO.
+    """
+    log_theta = digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True))
+    doc_shift = log_theta.max(axis=1)
+    a = np.exp(log_theta - doc_shift[:, None])
+    rows = np.repeat(np.arange(len(gamma)), np.diff(block.indptr))
+    if dense:
+        norm = (a @ exp_beta_t.T)[rows, block.indices]
+    else:
+        norm = np.einsum("ik,ik->i", a[rows], exp_beta_t[block.indices])
+    np.maximum(norm, _TINY, out=norm)
+    word_terms = block.data * (doc_shift[rows] + word_shift[block.indices] + np.log(norm))
+    elbo_d = (
+        np.add.reduceat(word_terms, block.indptr[:-1])
+        + gammaln(alpha.sum())
+        - gammaln(alpha).sum()
+        - gammaln(gamma.sum(axis=1))
+        + gammaln(gamma).sum(axis=1)
+        + ((alpha - gamma) * log_theta).sum(axis=1)
+    )
+    return a, norm, elbo_d
+
+
+def _update_gamma(block, gamma, alpha, exp_beta_t, tol, max_iter, dense):
+    """Coordinate ascent (lda-phi-update then lda-gamma-update) on a block of non-empty docs.
+
+    ``dense`` computes ``Z`` for every (document, word) pair with one matrix
+    product (fast when most words occur); otherwise only where ``X > 0``.
+    """
+    n = len(gamma)
+    active = np.arange(n)
+    if dense:
+        counts_a = block.toarray()
+        exp_beta = np.ascontiguousarray(exp_beta_t.T)
+    else:
+        lengths = np.diff(block.indptr)
+        sub = block
+        b_a = exp_beta_t[sub.indices]
+    for _ in range(max_iter):
+        g = gamma[active]
+        log_theta = digamma(g) - digamma(g.sum(axis=1, keepdims=True))
+        a = np.exp(log_theta - log_theta.max(axis=1, keepdims=True))
+        if dense:
+            norm = a @ exp_beta
+            np.maximum(norm, _TINY, out=norm)
+            new = alpha + a * ((counts_a / norm) @ exp_beta_t)
+        else:
+            rows = np.repeat(np.arange(len(active)), lengths[active])
+            norm = np.einsum("ik,ik->i", a[rows], b_a)
+            np.maximum(norm, _TINY, out=norm)
+            ratio = sp.csr_matrix((sub.data / norm, sub.indices, sub.indptr), shape=sub.shape)
+            new = alpha + a * (ratio @ exp_beta_t)
+        change = np.abs(new - g).mean(axis=1)
+        gamma[active] = new
+        still = change >= tol
+        if not np.any(still):
+            break
+        if not np.all(still):
+            active = active[still]
+            if dense:
+                counts_a = counts_a[still]
+            else:
+                keep = np.repeat(still, np.diff(sub.indptr))
+                sub = sub[still]
+                b_a = b_a[keep]
+    return gamma
+
+
+def _blocks(indptr, n_topics):
+    n_docs = len(indptr) - 1
+    per_block = max(1, _BLOCK_PAIRS // n_topics)
+    start = 0
+    while start < n_docs:
+        stop = int(np.searchsorted(indptr, indptr[start] + per_block, side="right")) - 1
+        stop = min(max(stop, start + 1), n_docs)
+        yield start, stop
+        start = stop
+
+
+def _is_canonical(X) -> bool:
+    return isinstance(X, sp.csr_matrix) and X.dtype == float and X.has_canonical_format
+
+
+def _topic_elbo(params: LDAParams, log_beta: np.ndarray) -> float:
+    """The topics' term of :eq:`lda-elbo`: ``E[log p(beta | eta)] - E[log q(beta)]``."""
+    if params.eta is None:
+        return 0.0
+    lam, eta = params.topic_word, params.eta
+    n_words = lam.shape[1]
+    return float(
+        len(lam) * (gammaln(n_words * eta) - n_words * gammaln(eta))
+        - gammaln(lam.sum(axis=1)).sum()
+        + gammaln(lam).sum()
+        + ((eta - lam) * log_beta).sum()
+    )
+
+
+# --------------------------------------------------------------------------
+# M-step
+
+
+def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_alpha: bool = False) -> LDAParams:
+    """M-step: the topics (and ``alpha``) maximising the ELBO given ``q``.
+
+    The topics are :eq:`lda-beta-update`: without a prior the expected
+    counts normalised per topic; with a symmetric Dirichlet(``eta``) prior
+    ``lambda = eta + counts``.  Both are the exact maximisers of
+    :eq:`lda-elbo` over the topics.  With ``fit_alpha``, ``alpha`` is
+    updated by the safeguarded Newton iteration :func:`alpha_newton`
+    (:eq:`lda-alpha-newton`) from ``expectations.alpha``; documents with no
+    words do not take part.  ``expectations.gamma`` is passed on as the
+    next E-step's starting point.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_docs, n_words)
+        Only used to tell which documents have words (the counts are
+        already in ``expectations``).
+    expectations : LDAExpectations
+    eta : float or None, default None
+    fit_alpha : bool, default False
+
+    Returns
+    -------
+    LDAParams
+
+    Raises
+    ------
+    ValueError
+        If, without ``eta``, a topic received no words at all.
+    """
+    counts = expectations.topic_word_counts
+    if eta is None:
+        totals = counts.sum(axis=1, keepdims=True)
+        if np.any(totals <= 0):
+            empty = np.flatnonzero(totals[:, 0] <= 0).tolist()
+            raise ValueError(f"topics {empty} received no words; use fewer topics or set eta > 0")
+        topic_word = counts / totals
+    else:
+        topic_word = eta + counts
+    alpha = expectations.alpha
+    if fit_alpha:
+        gamma = expectations.gamma
+        X = X if _is_canonical(X) else as_count_matrix(X)
+        used = np.diff(X.indptr) > 0  # documents with words
+        if np.any(used):
+            g = gamma[used]
+            log_theta_sum = (digamma(g) - digamma(g.sum(axis=1, keepdims=True))).sum(axis=0)
+            alpha = alpha_newton(log_theta_sum, int(used.sum()), alpha)
+    return LDAParams(alpha, topic_word, eta, expectations.gamma)
+
+
+def _alpha_objective(alpha, log_theta_sum, n_docs):
+    return n_docs * (gammaln(alpha.sum()) - gammaln(alpha).sum()) + ((alpha - 1) * log_theta_sum).sum()
+
+
+def alpha_newton(log_theta_sum, n_docs: int, alpha, *, tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
+    """Maximise the ``alpha``-part of the ELBO by safeguarded Newton steps.
+
+    The objective ``f(alpha) = n_docs (log Gamma(sum_k alpha_k) - sum_k log
+    Gamma(alpha_k)) + sum_k (alpha_k - 1) log_theta_sum[k]`` is concave.  Its
+    Hessian is a diagonal plus a constant, so the Newton step
+    :eq:`lda-alpha-newton` costs ``O(n_topics)``.  A step is halved until
+    ``alpha`` stays positive and ``f`` does not decrease, so the result is
+    never worse than the starting ``alpha``.
+
+    Parameters
+    ----------
+    log_theta_sum : array of shape (n_topics,)
+        ``sum_d E_q[log theta[d, k]]``.
+    n_docs : int
+        Number of documents in the sum.
+    alpha : array of shape (n_topics,)
+        Starting point, entries > 0.
+    tol : float, default 1e-10
+        Stop when the largest relative Newton step is below ``tol``.
+    max_iter : int, default 100
+
+    Returns
+    -------
+    ndarray of shape (n_topics,)
+    """
+    alpha = np.array(alpha, dtype=float)
+    log_theta_sum = np.asarray(log_theta_sum, dtype=float)
+    if len(alpha) == 1:
+        return alpha  # theta = 1 whatever alpha is: the objective is constant
+    value = _alpha_objective(alpha, log_theta_sum, n_docs)
+    for _ in range(max_iter):
+        total = alpha.sum()
+        grad = n_docs * (digamma(total) - digamma(alpha)) + log_theta_sum
+        hess_diag = -n_docs * polygamma(1, alpha)
+        hess_const = n_docs * polygamma(1, total)
+        shift = np.sum(grad / hess_diag) / (1.0 / hess_const + np.sum(1.0 / hess_diag))
+        step = (grad - shift) / hess_diag  # H^{-1} grad
+        if not np.all(np.isfinite(step)) or np.max(np.abs(step) / alpha) < tol:
+            break
+        size = 1.0
+        while size > 1e-12:
+            candidate = alpha - size * step
+            if np.all(candidate > 0):
+                new_value = _alpha_objective(candidate, log_theta_sum, n_docs)
+                if new_value >= value:
+                    break
+            size /= 2
+        else:
+            break  # no ascent step found: alpha is optimal to rounding
+        alpha, value = candidate, new_value
+    return alpha
+
+
+# --------------------------------------------------------------------------
+# objective, held-out documents, reading the topics
+
+
+def elbo(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) -> float:
+    """The ELBO :eq:`lda-elbo` after an E-step at ``params``.
+
+    LDA's log-likelihood is intractable; this lower bound plays its role
+    (it is what :func:`fit` records after every iteration).
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_docs, n_words)
+    params : LDAParams
+    tol, max_iter
+        As in :func:`e_step`.
+
+    Returns
+    -------
+    float
+    """
+    return e_step(X, params, tol=tol, max_iter=max_iter)[1]
+
+
+def transform(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) -> np.ndarray:
+    """Variational topic proportions ``gamma`` of (new) documents.
+
+    Runs the E-step with the topics and ``alpha`` of ``params`` fixed,
+    starting from ``alpha + n_tokens / n_topics`` (``params.gamma`` is
+    ignored, as ``X`` may hold other documents).
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_docs, n_words)
+    params : LDAParams
+    tol, max_iter
+        As in :func:`e_step`.
+
+    Returns
+    -------
+    gamma : ndarray of shape (n_docs, n_topics)
+        ``q(theta_d) = Dirichlet(gamma[d])``; ``gamma[d] / gamma[d].sum()``
+        is the posterior mean of the topic proportions.
+    """
+    return e_step(X, params._replace(gamma=None), tol=tol, max_iter=max_iter)[0].gamma
+
+
+def perplexity(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) -> float:
+    """Perplexity of (held-out) documents, ``exp(-sum_d L_d / n_tokens)``.
+
+    ``L_d`` is document ``d``'s term of :eq:`lda-elbo` after the E-step of
+    :func:`transform`, a lower bound on ``log p(w_d)``, so this is an upper
+    bound on the perplexity ``exp(-sum_d log p(w_d) / n_tokens)`` of Blei,
+    Ng & Jordan (2003, section 7.1).  Lower is better; a model that knows
+    nothing (uniform over ``n_words``) scores ``n_words``.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_docs, n_words)
+    params : LDAParams
+    tol, max_iter
+        As in :func:`e_step`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no words at all.
+    """
+    X = as_count_matrix(X)
+    n_tokens = X.data.sum()
+    if n_tokens <= 0:
+        raise ValueError("X has no words; perplexity needs at least one token")
+    expectations, _ = e_step(X, params._replace(gamma=None), tol=tol, max_iter=max_iter)
+    return float(np.exp(-expectations.doc_elbo.sum() / n_tokens))
+
+
+def top_words(topic_word, n_top: int = 10, vocabulary=None) -> list:
+    """The ``n_top`` most probable words of each topic, most probable first.
+
+    Parameters
+    ----------
+    topic_word : array of shape (n_topics, n_words)
+        Topics (or anything proportional to them per row, e.g. ``lambda``).
+    n_top : int, default 10
+    vocabulary : sequence of str, optional
+        Names of the words; without it, word indices are returned.
+
+    Returns
+    -------
+    list of lists
+        ``n_top`` word indices (or names) per topic.  Ties keep the lower index first.
+    """
+    topic_word = np.asarray(topic_word, dtype=float)
+    if topic_word.ndim != 2:
+        raise ValueError(f"topic_word must be 2-D of shape (n_topics, n_words), got shape {topic_word.shape}")
+    n_top = check_positive_int(n_top, "n_top", 1, topic_word.shape[1])
+    if vocabulary is not None and len(vocabulary) != topic_word.shape[1]:
+        raise ValueError(f"vocabulary has {len(vocabulary)} words, topic_word has {topic_word.shape[1]}")
+    order = np.argsort(-topic_word, axis=1, kind="stable")[:, :n_top]
+    if vocabulary is None:
+        return order.tolist()
+    return [[vocabulary[i] for i in row] for row in order]
+
+
+# --------------------------------------------------------------------------
+# fitting
+
+
+def _initial_params(X, n_topics, alpha, eta, topic_word, random_state):
+    if alpha is None:
+        alpha = 1.0 / n_topics
+    alpha = np.asarray(alpha, dtype=float)
+    if alpha.ndim == 0:
+        alpha = np.full(n_topics, float(alpha))
+    if topic_word is None:
+        rng = np.random.default_rng(random_state)
+        topic_word = rng.gamma(100.0, 0.01, size=(n_topics, X.shape[1]))
+        if eta is None:
+            topic_word /= topic_word.sum(axis=1, keepdims=True)
+    return _check_params(LDAParams(alpha, topic_word, eta, None), X)
+
+
+def fit(
+    X,
+    n_topics: int,
+    *,
+    alpha=None,
+    eta: float | None = None,
+    fit_alpha: bool = False,
+    topic_word=None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    e_step_tol: float = 1e-3,
+    max_e_step_iter: int = 100,
+    restart: bool = False,
+    random_state=None,
+    record: bool = False,
+) -> EMResult:
+    """Fit LDA to a document-term count matrix by variational EM.
+
+    Parameters
+    ----------
+    X : array or scipy.sparse matrix of shape (n_docs, n_words)
+        Word counts; dense and sparse input give identical results.
+    n_topics : int
+    alpha : float or array of shape (n_topics,), optional
+        (Initial) Dirichlet parameter of the topic proportions; default
+        ``1 / n_topics``.
+    eta : float or None, default None
+        Symmetric Dirichlet prior on the topics (smoothed LDA); ``None``
+        fits maximum-likelihood topics.
+    fit_alpha : bool, default False
+        Estimate ``alpha`` in every M-step (Newton's method).
+    topic_word : array of shape (n_topics, n_words), optional
+        Initial topics (without ``eta``) or ``lambda`` (with ``eta``);
+        default random, near uniform, drawn with ``random_state``.
+    tol : float, default 1e-4
+        Stop when the ELBO *per token* changes by less than ``tol`` (the
+        driver gets ``tol * n_tokens``).
+    max_iter : int, default 100
+        Maximum number of EM iterations.
+    e_step_tol, max_e_step_iter, restart
+        The E-step's per-document tolerance, iteration cap and restart
+        rule (:func:`e_step`).
+    random_state : int, numpy Generator or None
+    record : bool, default False
+        Keep every iteration's parameters and expectations.
+
+    Returns
+    -------
+    EMResult
+        ``result.alpha``, ``result.topic_word``, ``result.eta``,
+        ``result.log_likelihoods`` (the ELBO after every iteration),
+        ``result.expectations.gamma``, ...
+
+    Raises
+    ------
+    ValueError
+        For invalid counts (negative, NaN/inf, empty vocabulary), a corpus
+        with no words, or invalid options.
+    """
+    X = as_count_matrix(X)
+    n_topics = check_positive_int(n_topics, "n_topics")
+    n_tokens = X.data.sum()
+    if n_tokens <= 0:
+        raise ValueError("X has no words at all; LDA needs at least one token to fit")
+    tol = check_nonnegative(tol, "tol")
+    params = _initial_params(X, n_topics, alpha, eta, topic_word, random_state)
+    return run_em(
+        X,
+        params,
+        e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, restart=bool(restart)),
+        m_step=partial(m_step, eta=params.eta, fit_alpha=bool(fit_alpha)),
+        tol=tol * n_tokens,
+        max_iter=max_iter,
+        record=record,
+    )
+
+
+class LatentDirichletAllocation:
+    """LDA by variational EM, with a scikit-learn-like interface.
+
+    Parameters
+    ----------
+    n_topics : int
+    alpha, eta, fit_alpha, tol, max_iter, e_step_tol, max_e_step_iter, restart, random_state
+        As in :func:`fit`.
+
+    Attributes
+    ----------
+    alpha_ : ndarray of shape (n_topics,)
+    components_ : ndarray of shape (n_topics, n_words)
+        ``beta`` without ``eta``, ``lambda`` with it.
+    topic_word_ : ndarray of shape (n_topics, n_words)
+        The topics as distributions (rows sum to 1).
+    gamma_ : ndarray of shape (n_docs, n_topics)
+        Variational Dirichlet parameters of the training documents.
+    elbos_ : ndarray of shape (n_iter_,)
+        ELBO after every iteration.
+    n_iter_ : int
+    converged_ : bool
+    result_ : EMResult
+    """
+
+    def __init__(
+        self,
+        n_topics: int,
+        *,
+        alpha=None,
+        eta: float | None = None,
+        fit_alpha: bool = False,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        e_step_tol: float = 1e-3,
+        max_e_step_iter: int = 100,
+        restart: bool = False,
+        random_state=None,
+    ):
+        self.n_topics = n_topics
+        self.alpha = alpha
+        self.eta = eta
+        self.fit_alpha = fit_alpha
+        self.tol = tol
+        self.max_iter = max_iter
+        self.e_step_tol = e_step_tol
+        self.max_e_step_iter = max_e_step_iter
+        self.restart = restart
+        self.random_state = random_state
+
+    def fit(self, X, record: bool = False) -> "LatentDirichletAllocation":
+        """Fit to ``X`` (array or sparse matrix of shape (n_docs, n_words))."""
+        result = fit(
+            X,
+            self.n_topics,
+            alpha=self.alpha,
+            eta=self.eta,
+            fit_alpha=self.fit_alpha,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            e_step_tol=self.e_step_tol,
+            max_e_step_iter=self.max_e_step_iter,
+            restart=self.restart,
+            random_state=self.random_state,
+            record=record,
+        )
+        self.result_ = result
+        self.params_ = result.params._replace(gamma=None)
+        self.alpha_ = result.alpha
+        self.components_ = result.topic_word
+        self.topic_word_ = topic_word_distribution(result.params)
+        self.gamma_ = result.expectations.gamma
+        self.elbos_ = result.log_likelihoods
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "params_"):
+            raise ValueError("this LatentDirichletAllocation is not fitted yet; call fit(X) first")
+
+    def transform(self, X) -> np.ndarray:
+        """Posterior mean topic proportions of documents, shape (n_docs, n_topics)."""
+        self._check_fitted()
+        gamma = transform(X, self.params_, tol=self.e_step_tol, max_iter=self.max_e_step_iter)
+        return gamma / gamma.sum(axis=1, keepdims=True)
+
+    def fit_transform(self, X) -> np.ndarray:
+        """Fit, then return the training documents' topic proportions."""
+        self.fit(X)
+        return self.gamma_ / self.gamma_.sum(axis=1, keepdims=True)
+
+    def perplexity(self, X) -> float:
+        """Perplexity bound of (held-out) documents; see :func:`perplexity`."""
+        self._check_fitted()
+        return perplexity(X, self.params_, tol=self.e_step_tol, max_iter=self.max_e_step_iter)
+
+    def top_words(self, n_top: int = 10, vocabulary=None) -> list:
+        """Most probable words per topic; see :func:`top_words`."""
+        self._check_fitted()
+        return top_words(self.topic_word_, n_top, vocabulary)

@@ -1,0 +1,385 @@
+"""Latent Dirichlet allocation by variational EM (emtutor.lda)."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment, minimize
+from scipy.special import digamma, gammaln
+
+from emtutor import ConvergenceWarning, LatentDirichletAllocation, datasets, lda
+
+
+# ---------------------------------------------------------------- oracles
+
+
+def naive_elbo_and_counts(X, params, gamma):
+    """ELBO (lda-elbo) with phi written out per (document, word, topic)."""
+    X = np.asarray(X, dtype=float)
+    alpha, topic_word, eta = params.alpha, params.topic_word, params.eta
+    log_beta = lda.expected_log_beta(params)  # -inf where a topic gives a word probability 0
+    total, counts = 0.0, np.zeros_like(topic_word)
+    for d in range(len(X)):
+        g = gamma[d]
+        log_theta = digamma(g) - digamma(g.sum())
+        phi = np.exp(log_theta[None, :] + log_beta.T)
+        norm = phi.sum(axis=1, keepdims=True)  # 0 for a word no topic has (and no document uses)
+        phi = np.divide(phi, norm, out=np.zeros_like(phi), where=norm > 0)  # lda-phi-update
+        n = X[d][:, None]
+        total += gammaln(alpha.sum()) - gammaln(alpha).sum() + ((alpha - 1) * log_theta).sum()
+        weight = n * phi
+        used = weight > 0  # 0 * log 0 = 0
+        total += np.sum(weight[used] * (log_theta[None, :] + log_beta.T)[used])
+        total -= gammaln(g.sum()) - gammaln(g).sum() + ((g - 1) * log_theta).sum()
+        total -= np.sum(weight[used] * np.log(phi[used]))
+        counts += weight.T
+    if eta is not None:
+        lam, n_words = topic_word, topic_word.shape[1]
+        for k in range(len(lam)):
+            total += gammaln(n_words * eta) - n_words * gammaln(eta) + ((eta - 1) * log_beta[k]).sum()
+            total -= gammaln(lam[k].sum()) - gammaln(lam[k]).sum() + ((lam[k] - 1) * log_beta[k]).sum()
+    return total, counts
+
+
+def naive_gamma(X, params, n_iter=400):
+    """Per-document coordinate ascent, lda-phi-update and lda-gamma-update, in loops."""
+    X = np.asarray(X, dtype=float)
+    alpha, log_beta = params.alpha, lda.expected_log_beta(params)
+    out = []
+    for x in X:
+        g = alpha + x.sum() / len(alpha)
+        for _ in range(n_iter):
+            log_theta = digamma(g) - digamma(g.sum())
+            phi = np.exp(log_theta[None, :] + log_beta.T)
+            phi /= phi.sum(axis=1, keepdims=True)
+            g = alpha + x @ phi
+        out.append(g)
+    return np.array(out)
+
+
+def exact_log_likelihood(doc_words, alpha, beta):
+    """log p(w | alpha, beta) by summing over every topic assignment z (lda-marginal)."""
+    n_topics = len(alpha)
+    terms = []
+    for z in itertools.product(range(n_topics), repeat=len(doc_words)):
+        nk = np.bincount(z, minlength=n_topics)
+        log_p_z = gammaln(alpha.sum()) - gammaln(alpha.sum() + len(z)) + np.sum(gammaln(alpha + nk) - gammaln(alpha))
+        terms.append(log_p_z + np.sum(np.log(beta[list(z), doc_words])))
+    return np.logaddexp.reduce(terms)
+
+
+def random_params(rng, n_topics, n_words, eta=None):
+    alpha = rng.uniform(0.2, 2.0, n_topics)
+    if eta is None:
+        return lda.LDAParams(alpha, rng.dirichlet(np.ones(n_words), n_topics))
+    return lda.LDAParams(alpha, rng.uniform(0.5, 5.0, (n_topics, n_words)), eta)
+
+
+def match_cosines(true_topics, topics):
+    unit = lambda t: t / np.linalg.norm(t, axis=1, keepdims=True)  # noqa: E731
+    cos = unit(true_topics) @ unit(topics).T
+    rows, cols = linear_sum_assignment(-cos)
+    return cos[rows, cols]
+
+
+# ---------------------------------------------------------------- the E-step
+
+
+@pytest.mark.parametrize("eta", [None, 0.3])
+def test_e_step_matches_loops_over_documents_words_and_topics(rng, eta):
+    X = rng.poisson(1.5, (5, 7)).astype(float)
+    X[2] = 0  # a document with no words
+    params = random_params(rng, 3, 7, eta)
+    expectations, elbo = lda.e_step(X, params, tol=0.0, max_iter=400)
+    np.testing.assert_allclose(expectations.gamma, naive_gamma(X, params), rtol=1e-10)
+    naive_total, naive_counts = naive_elbo_and_counts(X, params, expectations.gamma)
+    assert elbo == pytest.approx(naive_total, rel=1e-12)
+    np.testing.assert_allclose(expectations.topic_word_counts, naive_counts, rtol=1e-10)
+    np.testing.assert_array_equal(expectations.gamma[2], params.alpha)
+    assert expectations.doc_elbo[2] == 0.0
+
+
+def test_elbo_is_a_lower_bound_on_the_exact_log_likelihood(rng):
+    # tiny documents: log p(w) by enumerating all K^N topic assignments
+    n_topics, n_words = 3, 4
+    params = random_params(rng, n_topics, n_words)
+    for length in (1, 3, 6):
+        words = rng.integers(0, n_words, length)
+        x = np.bincount(words, minlength=n_words)[None].astype(float)
+        exact = exact_log_likelihood(words, params.alpha, params.topic_word)
+        bound = lda.elbo(x, params, tol=0.0, max_iter=500)
+        assert bound <= exact + 1e-12
+        # more coordinate ascent only tightens the bound
+        assert lda.elbo(x, params, tol=0.0, max_iter=1) <= bound
+
+
+def test_one_topic_is_the_unigram_model(rng):
+    # reduction: with K = 1, theta = 1, q is exact, the ELBO is the multinomial
+    # log-likelihood and one M-step gives the word frequencies.
+    X = rng.poisson(2.0, (6, 5)).astype(float)
+    beta = rng.dirichlet(np.ones(5))[None]
+    params = lda.LDAParams(np.array([0.7]), beta)
+    assert lda.elbo(X, params) == pytest.approx(np.sum(X @ np.log(beta[0])), rel=1e-13)
+    result = lda.fit(X, 1, topic_word=beta, alpha=0.7)
+    np.testing.assert_allclose(result.topic_word[0], X.sum(axis=0) / X.sum(), rtol=1e-13)
+    perp = np.exp(-np.sum(X @ np.log(result.topic_word[0])) / X.sum())
+    assert lda.perplexity(X, result.params) == pytest.approx(perp, rel=1e-12)
+
+
+# ---------------------------------------------------------------- the M-step
+
+
+def test_alpha_newton_finds_the_maximiser(rng):
+    gamma = rng.uniform(0.5, 8.0, (40, 4))
+    log_theta_sum = (digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True))).sum(axis=0)
+    start = np.full(4, 0.05)  # far from the optimum: the safeguard must act
+
+    def negative(log_alpha):
+        a = np.exp(log_alpha)
+        return -(40 * (gammaln(a.sum()) - gammaln(a).sum()) + ((a - 1) * log_theta_sum).sum())
+
+    reference = np.exp(minimize(negative, np.log(start), method="BFGS", options={"gtol": 1e-10}).x)
+    alpha = lda.alpha_newton(log_theta_sum, 40, start)
+    np.testing.assert_allclose(alpha, reference, rtol=1e-5)
+    assert -negative(np.log(alpha)) >= -negative(np.log(start))
+
+
+def test_m_step_topics_maximise_the_elbo_given_q(rng):
+    X = rng.poisson(1.5, (6, 5)).astype(float)
+    for eta in (None, 0.5):
+        params = random_params(rng, 2, 5, eta)
+        expectations, _ = lda.e_step(X, params, restart=False)
+        new = lda.m_step(X, expectations, eta=eta)
+        best, _ = naive_elbo_and_counts(X, new, expectations.gamma)
+        # any other topics (here: random perturbations) give a lower bound at fixed q
+        for _ in range(5):
+            if eta is None:
+                other = new.topic_word * np.exp(0.05 * rng.standard_normal(new.topic_word.shape))
+                other /= other.sum(axis=1, keepdims=True)
+            else:
+                other = new.topic_word * np.exp(0.05 * rng.standard_normal(new.topic_word.shape))
+            value = _elbo_fixed_phi(X, new._replace(topic_word=other), expectations.gamma, params)
+            assert value <= best + 1e-10
+
+
+def _elbo_fixed_phi(X, params, gamma, phi_params):
+    """ELBO of params with q fixed to (gamma, phi computed under phi_params)."""
+    X = np.asarray(X, dtype=float)
+    log_beta_q = lda.expected_log_beta(phi_params)
+    log_beta = lda.expected_log_beta(params)
+    alpha = params.alpha
+    total = 0.0
+    for d in range(len(X)):
+        g = gamma[d]
+        log_theta = digamma(g) - digamma(g.sum())
+        phi = np.exp(log_theta[None, :] + log_beta_q.T)
+        phi /= phi.sum(axis=1, keepdims=True)
+        n = X[d][:, None]
+        total += gammaln(alpha.sum()) - gammaln(alpha).sum() + ((alpha - 1) * log_theta).sum()
+        total += (n * phi * (log_theta[None, :] + log_beta.T)).sum()
+        total -= gammaln(g.sum()) - gammaln(g).sum() + ((g - 1) * log_theta).sum()
+        total -= (n * phi * np.log(phi)).sum()
+    if params.eta is not None:
+        total += lda._topic_elbo(params, log_beta)
+    return total
+
+
+# ---------------------------------------------------------------- monotone ELBO
+
+
+@st.composite
+def small_problems(draw):
+    n_docs = draw(st.integers(1, 8))
+    n_words = draw(st.integers(1, 8))
+    n_topics = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rate = draw(st.sampled_from([0.3, 2.0, 10.0]))
+    X = np.random.default_rng(seed).poisson(rate, (n_docs, n_words)).astype(float)
+    X[0, 0] += 1  # at least one token
+    options = dict(
+        eta=draw(st.sampled_from([None, 0.05, 1.0])),
+        fit_alpha=draw(st.booleans()),
+        alpha=draw(st.sampled_from([0.05, 1.0, 5.0])),
+        e_step_tol=draw(st.sampled_from([0.0, 1e-3, 0.5])),
+        max_e_step_iter=draw(st.sampled_from([1, 3, 100])),
+        restart=draw(st.booleans()),
+        random_state=seed,
+    )
+    return X, n_topics, options
+
+
+@given(small_problems())
+def test_elbo_never_decreases(problem):
+    X, n_topics, options = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # run_em itself raises LikelihoodDecreaseError on a decrease > 1e-9 relative
+        result = lda.fit(X, n_topics, tol=0.0, max_iter=15, **options)
+    elbos = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+    assert np.all(np.isfinite(elbos))
+    assert np.all(np.diff(elbos) >= -1e-9 * np.abs(elbos[:-1]).clip(1.0))
+    # the recorded value is the ELBO of the returned q and parameters
+    naive, _ = naive_elbo_and_counts(X, result.params, result.expectations.gamma)
+    assert result.log_likelihood == pytest.approx(naive, rel=1e-9, abs=1e-9)
+
+
+# ---------------------------------------------------------------- bars
+
+
+def test_bars_dataset():
+    X, topics, theta = datasets.bars(50, n_tokens=100, random_state=3)
+    assert X.shape == (50, 25) and topics.shape == (10, 25) and theta.shape == (50, 10)
+    np.testing.assert_array_equal(X.sum(axis=1), 100)
+    np.testing.assert_allclose(topics.sum(axis=1), 1.0)
+    images = topics.reshape(10, 5, 5)
+    for j in range(5):
+        assert np.all(images[j, j] == 0.2) and images[j].sum() == pytest.approx(1.0)
+        assert np.all(images[5 + j, :, j] == 0.2)
+    np.testing.assert_array_equal(X, datasets.bars(50, random_state=3)[0])
+    # words are drawn from theta @ topics: expected counts match on average
+    X_big, _, theta_big = datasets.bars(4000, random_state=4)
+    expected = 100 * theta_big @ topics
+    assert np.abs((X_big - expected).mean(axis=0)).max() < 0.15
+
+
+def test_bars_topics_are_recovered():
+    X, topics, _ = datasets.bars(1000, random_state=0)
+    model = LatentDirichletAllocation(10, alpha=1.0, random_state=3, tol=1e-6, max_iter=300).fit(X)
+    assert model.converged_
+    cosines = match_cosines(topics, model.topic_word_)
+    assert cosines.min() >= 0.9, cosines
+
+
+# ---------------------------------------------------------------- input forms
+
+
+@pytest.mark.parametrize("eta", [None, 0.1])
+def test_sparse_and_dense_input_give_identical_fits(rng, eta):
+    X = rng.poisson(0.05, (100, 300)).astype(float)  # sparse enough for the sparse path
+    X[:, :3] += rng.poisson(2.0, (100, 3))
+    X_sparse = sp.csr_matrix(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = lda.fit(X, 4, eta=eta, fit_alpha=True, random_state=0, max_iter=8)
+        sparse = lda.fit(X_sparse, 4, eta=eta, fit_alpha=True, random_state=0, max_iter=8)
+        coo = lda.fit(X_sparse.tocoo(), 4, eta=eta, fit_alpha=True, random_state=0, max_iter=8)
+    for other in (sparse, coo):
+        np.testing.assert_array_equal(other.topic_word, dense.topic_word)
+        np.testing.assert_array_equal(other.alpha, dense.alpha)
+        np.testing.assert_array_equal(other.expectations.gamma, dense.expectations.gamma)
+        np.testing.assert_array_equal(other.log_likelihoods, dense.log_likelihoods)
+
+
+def test_dense_and_sparse_computations_agree(rng, monkeypatch):
+    X = rng.poisson(1.0, (40, 12)).astype(float)
+    params = random_params(rng, 3, 12, 0.2)
+    results = []
+    for fraction in (0.0, 2.0):  # every block dense / every block sparse
+        monkeypatch.setattr(lda, "_DENSE_FRACTION", fraction)
+        results.append(lda.e_step(X, params, tol=0.0, max_iter=50))
+    (e_dense, v_dense), (e_sparse, v_sparse) = results
+    np.testing.assert_allclose(e_dense.gamma, e_sparse.gamma, rtol=1e-12)
+    np.testing.assert_allclose(e_dense.topic_word_counts, e_sparse.topic_word_counts, rtol=1e-12)
+    assert v_dense == pytest.approx(v_sparse, rel=1e-13)
+
+
+def test_blocks_do_not_change_the_result(rng, monkeypatch):
+    X = rng.poisson(1.0, (30, 6)).astype(float)
+    X[[3, 4, 17]] = 0
+    params = random_params(rng, 2, 6)
+    whole = lda.e_step(X, params)
+    monkeypatch.setattr(lda, "_BLOCK_PAIRS", 7)  # about three documents per block
+    blocked = lda.e_step(X, params)
+    np.testing.assert_allclose(blocked[0].gamma, whole[0].gamma, rtol=1e-12)
+    np.testing.assert_allclose(blocked[0].topic_word_counts, whole[0].topic_word_counts, rtol=1e-12)
+    assert blocked[1] == pytest.approx(whole[1], rel=1e-13)
+
+
+def test_transform_of_training_documents_matches_their_gamma():
+    # after any number of EM iterations, the final E-step's gamma (warm-started)
+    # is the same optimum of each document's bound as a fresh start finds
+    X, _, _ = datasets.bars(200, random_state=5)
+    model = LatentDirichletAllocation(10, alpha=1.0, e_step_tol=1e-9, max_e_step_iter=5000,
+                                      tol=1e9, random_state=0).fit(X)
+    gamma = lda.transform(X, model.result_.params, tol=1e-9, max_iter=5000)
+    np.testing.assert_allclose(gamma, model.gamma_, rtol=1e-6)
+    np.testing.assert_allclose(model.transform(X), model.gamma_ / model.gamma_.sum(axis=1, keepdims=True), rtol=1e-6)
+
+
+def test_held_out_perplexity_improves_with_fitting():
+    X, topics, _ = datasets.bars(600, random_state=6)
+    held_out, _, _ = datasets.bars(200, random_state=7)
+    model = LatentDirichletAllocation(10, alpha=1.0, random_state=0, tol=1e-5, max_iter=300).fit(X)
+    truth = lda.LDAParams(np.ones(10), topics)
+    uniform = lda.LDAParams(np.ones(10), np.full((10, 25), 1 / 25))
+    fitted = model.perplexity(held_out)
+    assert lda.perplexity(held_out, truth) <= fitted < lda.perplexity(held_out, uniform)
+    # a word the model never saw, without smoothing, is a clear error
+    X_missing = X.copy()
+    X_missing[:, 0] = 0
+    unsmoothed = LatentDirichletAllocation(10, random_state=0, max_iter=3, tol=1e9).fit(X_missing)
+    with pytest.raises(ValueError, match="probability 0 under every topic"):
+        unsmoothed.perplexity(held_out)
+    smoothed = LatentDirichletAllocation(10, eta=0.1, random_state=0, max_iter=3, tol=1e9).fit(X_missing)
+    assert np.isfinite(smoothed.perplexity(held_out))
+
+
+def test_top_words():
+    _, topics, _ = datasets.bars(1, random_state=0)
+    top = lda.top_words(topics, 5)
+    assert top[0] == [0, 1, 2, 3, 4] and top[5] == [0, 5, 10, 15, 20]
+    vocabulary = [f"p{v // 5}{v % 5}" for v in range(25)]
+    assert lda.top_words(topics, 2, vocabulary)[9] == ["p04", "p14"]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.array([[1.0, -1.0], [0.0, 2.0]]), "negative"),
+        (np.array([[1.0, np.nan], [0.0, 2.0]]), "NaN or inf"),
+        (np.array([[1.0, np.inf], [0.0, 2.0]]), "NaN or inf"),
+        (np.zeros((3, 0)), "empty vocabulary"),
+        (sp.csr_matrix((3, 0)), "empty vocabulary"),
+        (sp.csr_matrix(np.array([[1.0, -2.0]])), "negative"),
+        (np.ones(4), "2-D"),
+        (np.zeros((2, 3)), "no words"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(X, message):
+    with pytest.raises(ValueError, match=message):
+        lda.fit(X, 2)
+
+
+def test_a_document_with_no_words_contributes_nothing(rng):
+    X = rng.poisson(2.0, (12, 6)).astype(float)
+    X_with_empty = np.insert(X, 4, 0.0, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        base = lda.fit(X, 3, fit_alpha=True, random_state=0, max_iter=10)
+        more = lda.fit(X_with_empty, 3, fit_alpha=True, random_state=0, max_iter=10)
+    np.testing.assert_allclose(more.topic_word, base.topic_word, rtol=1e-12)
+    np.testing.assert_allclose(more.alpha, base.alpha, rtol=1e-12)
+    np.testing.assert_allclose(more.log_likelihoods, base.log_likelihoods, rtol=1e-12)
+    np.testing.assert_array_equal(more.expectations.gamma[4], more.alpha)
+    assert more.expectations.doc_elbo[4] == 0.0
+
+
+def test_bad_parameters_are_clear_value_errors(rng):
+    X = rng.poisson(2.0, (5, 4)).astype(float)
+    with pytest.raises(ValueError, match="n_topics"):
+        lda.fit(X, 0)
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        lda.fit(X, 2, eta=0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        lda.fit(X, 2, alpha=-1.0)
+    with pytest.raises(ValueError, match="topic_word must have shape"):
+        lda.fit(X, 2, topic_word=np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match="not fitted"):
+        LatentDirichletAllocation(2).transform(X)
