@@ -6,8 +6,9 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-from . import datasets, em, gmm, plotting
+from . import datasets, em, gmm, missing, plotting
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
+from .missing import MissingNormal
 
 __version__ = "0.1.0"
 
@@ -15,9 +16,11 @@ __all__ = [
     "ConvergenceWarning",
     "EMResult",
     "LikelihoodDecreaseError",
+    "MissingNormal",
     "run_em",
     "datasets",
     "em",
     "gmm",
+    "missing",
     "plotting",
 ]
