@@ -35,7 +35,7 @@ def mcar(rng, X, rate, n_complete):
     return X
 
 
-def fit_to_convergence(X, max_iter=3000, **kwargs):
+def fit_to_convergence(X, max_iter=800, **kwargs):
     """Run EM until the parameters stop moving (tol=0, so it always hits max_iter)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
