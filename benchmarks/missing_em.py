@@ -15,12 +15,20 @@ n = 1e5, d = 20 emtutor is at least 20x faster than the per-row loop, and
 its cost grows linearly in n.
 
 Run: .venv/bin/python benchmarks/missing_em.py [--quick]
+(timings are best-of-several for emtutor, a single run for the slow loops.)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+
+# One BLAS thread for every implementation, so the ratios measure the
+# algorithms and not the number of cores (on a busy machine, multithreaded
+# BLAS on small matrices can also be slower by orders of magnitude).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve

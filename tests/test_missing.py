@@ -360,3 +360,22 @@ def test_input_is_not_modified(rng):
     missing.impute(X, result.params)
     missing.sample_imputations(X, result.params, 2, random_state=0)
     np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_ascent_is_exact_to_rounding_with_unequal_groups_and_large_mean(rng, offset):
+    # one huge pattern group, many small ones, one tiny one, and a mean far from
+    # zero (where E[xx'] - mu mu' would cancel): any decrease of the
+    # log-likelihood must be rounding, 1000x below the driver's threshold
+    d = 4
+    X = correlated_data(rng, 5000, d) + offset
+    hide = rng.random(X.shape) < 0.02
+    hide[:50] = False
+    X[hide] = np.nan
+    X[-3:, 1:] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = missing.fit(X, tol=0.0, max_iter=100)
+    lls = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+    assert np.all(np.diff(lls) >= -1e-12 * np.abs(lls[:-1]))
+    assert lls[-1] - lls[0] > 1.0  # and it did climb
