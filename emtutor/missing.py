@@ -547,6 +547,8 @@ class MissingNormal:
     def score(self, X) -> float:
         """Observed-data log-likelihood of ``X`` per row with an observed value."""
         data = _group_for_params(X)
+        if data.n_used == 0:
+            raise ValueError("every row of X is missing entirely; there is nothing to score")
         return log_likelihood(data, self.params_) / data.n_used
 
     def _check_fitted(self):

@@ -297,6 +297,8 @@ def test_estimator_attributes_and_methods(rng):
     assert draws.shape == (2, *X.shape)
     with pytest.raises(ValueError, match="not fitted"):
         MissingNormal().transform(X)
+    with pytest.raises(ValueError, match="nothing to score"):
+        model.score(np.full((2, 3), np.nan))
 
 
 # ----------------------------------------------------------------- bad input
