@@ -99,6 +99,7 @@ class _CountGroup:
     pattern_cols: np.ndarray  # (n_patterns, n_missing) missing columns of each distinct pattern
     pattern_of_row: np.ndarray  # (n_rows,) index into pattern_cols
     pattern_counts: np.ndarray  # (n_patterns,) rows per pattern
+    flat_missing: np.ndarray  # (n_rows * n_missing,) flat indices of the missing entries in X
 
 
 @dataclass(frozen=True)
@@ -268,9 +269,9 @@ def e_step(X, params: MissingNormalParams) -> tuple[MissingExpectations, np.ndar
             X_hat[rows] = mean
             continue
         cond_cov, log_det_mm = _pattern_blocks(precision, group)
-        w = lambda_z[rows[:, None], cols]  # (n_rows, k)
+        w = lambda_z.take(group.flat_missing).reshape(cols.shape)  # Lambda_mo z_o, (n_rows, k)
         shift = np.einsum("nij,nj->ni", cond_cov[group.pattern_of_row], w)
-        X_hat[rows[:, None], cols] = mean[cols] - shift
+        X_hat.put(group.flat_missing, mean[cols] - shift)
         log_det_oo[rows] += log_det_mm[group.pattern_of_row]
         weighted = group.pattern_counts[:, None, None] * cond_cov
         pc = group.pattern_cols
@@ -600,7 +601,10 @@ def _group_for_params(X) -> PatternGroups:
             missing_cols, axis=0, return_inverse=True, return_counts=True
         )
         n_patterns += len(pattern_cols)
-        groups.append(_CountGroup(k, rows, missing_cols, pattern_cols, pattern_of_row.reshape(-1), counts))
+        flat = (rows[:, None] * n_features + missing_cols).reshape(-1)
+        groups.append(
+            _CountGroup(k, rows, missing_cols, pattern_cols, pattern_of_row.reshape(-1), counts, flat)
+        )
     return PatternGroups(
         X=X,
         missing=missing,
