@@ -3,6 +3,11 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# One BLAS thread: the book's arrays are small (threads only add overhead on
+# a 2-core machine) and a fixed thread count keeps floating-point results,
+# and so the notebooks' compared outputs, identical from machine to machine.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # JavaScript the static book serves so saved ipywidgets render offline: the
 # ipywidgets HTML manager and require.js, pinned in package-lock.json.

@@ -6,30 +6,34 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-from . import datasets, em, gmm, hmm, hmm_core, plotting
-from . import elbo, coins
-from . import lda
+from . import coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, plotting
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
 from .lda import LatentDirichletAllocation
+from .missing import MissingNormal
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CategoricalHMM",
-    "ConvergenceWarning",
-    "EMResult",
-    "GaussianHMM",
-    "LikelihoodDecreaseError",
+    # the generic driver
     "run_em",
+    "EMResult",
+    "ConvergenceWarning",
+    "LikelihoodDecreaseError",
+    # estimators
+    "CategoricalHMM",
+    "GaussianHMM",
+    "LatentDirichletAllocation",
+    "MissingNormal",
+    # modules
+    "coins",
     "datasets",
+    "elbo",
     "em",
     "gmm",
     "hmm",
     "hmm_core",
-    "plotting",
-    "elbo",
-    "coins",
     "lda",
-    "LatentDirichletAllocation",
+    "missing",
+    "plotting",
 ]
