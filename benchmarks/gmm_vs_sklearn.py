@@ -245,6 +245,8 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true", help="print only; do not update the book's data")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads for both libraries (default 1: see the module docstring)")
+    parser.add_argument("--types", nargs="+", default=["full", "diag"], choices=["full", "diag"],
+                        help="covariance types to run; rows of other types already in the CSV are kept")
     parser.add_argument("--case", nargs=4, metavar=("N", "D", "K", "COV"), help="run one case only")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
@@ -262,7 +264,7 @@ def main(argv=None):
     print(f"{'case':<28} {'emtutor ms':>11} {'sklearn ms':>11} {'ratio':>6} {'mem ratio':>9} "
           f"{'ll rel diff':>11} {'naive/sk':>8}")
     rows = []
-    for covariance_type in ["full", "diag"]:
+    for covariance_type in args.types:
         for n in sizes:
             for d in [2, 16]:
                 for k in [3, 8]:
@@ -283,11 +285,21 @@ def main(argv=None):
     if args.no_write:
         return
     data = ROOT / "book" / "data"
+    table = [[fmt(r[name]) for name in FIELDS] for r in rows]
+    if set(args.types) != {"full", "diag"} and (data / "gmm_benchmark.csv").exists():
+        with open(data / "gmm_benchmark.csv", newline="") as f:
+            kept = [line for line in list(csv.reader(f))[1:] if line[3] not in args.types]
+        table = sorted(kept + table, key=lambda line: (line[3] != "full", int(line[0]), int(line[1]), int(line[2])))
     with open(data / "gmm_benchmark.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(FIELDS)
-        for r in rows:
-            writer.writerow([fmt(r[name]) for name in FIELDS])
+        writer.writerows(table)
+    rows = [dict(zip(FIELDS, line)) for line in table]
+    for r in rows:
+        for name in ("n", "d", "k"):
+            r[name] = int(r[name])
+        for name in ("time_ratio", "memory_ratio"):
+            r[name] = float(r[name])
     (data / "gmm_benchmark_env.txt").write_text(
         "\n".join(env + [f"repeats: {args.repeats}, command: python benchmarks/gmm_vs_sklearn.py "
                          + " ".join(sys.argv[1:] if argv is None else argv)]) + "\n"

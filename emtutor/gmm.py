@@ -88,9 +88,9 @@ class GMMParams(NamedTuple):
     covariances: np.ndarray
 
 
-def _block_rows(n_components: int, n_features: int) -> int:
-    """Rows per block so that an (rows, n_components * n_features) array fits the cache."""
-    return int(np.clip(_BLOCK_FLOATS // (n_components * n_features), 256, 4096))
+def _block_rows(row_width: int) -> int:
+    """Rows per block so that a (rows, row_width) temporary fits the cache."""
+    return int(np.clip(_BLOCK_FLOATS // row_width, 256, 4096))
 
 
 def _blocks(n_samples: int, rows: int):
@@ -168,7 +168,7 @@ def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
     scatter = np.zeros((n_components * n_features, n_features))
-    for rows in _blocks(len(X), _block_rows(n_components, n_features)):
+    for rows in _blocks(len(X), _block_rows(n_components * n_features)):
         centred = X[rows] - centre
         weighted = resp[rows, :, None] * centred[:, None, :]  # (B, K, d): r_nk (x_n - c)
         scatter += weighted.reshape(len(centred), -1).T @ centred
@@ -218,7 +218,7 @@ def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
     second = np.zeros((n_components, n_features))
-    for rows in _blocks(len(X), _block_rows(n_components, n_features)):
+    for rows in _blocks(len(X), _block_rows(max(n_components, n_features))):
         centred = X[rows] - centre
         second += resp[rows].T @ (centred * centred)
     return second / counts[:, None] - (means - centre) ** 2 + reg_covar
@@ -238,6 +238,7 @@ class _CovarianceType(NamedTuple):
     to_full: Callable  # (covariances, k, d) -> (k, d, d)
     from_full: Callable  # (one (d, d) matrix, k) -> covariances of this type
     precision_trace: Callable  # (covariances, k, d) -> tr(inv(Sigma_k)) for each k
+    row_width: Callable  # (k, d) -> floats per row of the E-step's widest temporary
 
 
 def _spherical_estimate(X, resp, counts, means, reg_covar):
@@ -265,6 +266,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         to_full=lambda c, k, d: c,
         from_full=lambda c, k: np.repeat(c[None], k, axis=0),
         precision_trace=lambda c, k, d: np.trace(np.linalg.inv(c), axis1=1, axis2=2),
+        row_width=lambda k, d: k * d,
     ),
     "diag": _CovarianceType(
         shape=lambda k, d: (k, d),
@@ -275,6 +277,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         to_full=lambda c, k, d: c[:, :, None] * np.eye(d),
         from_full=lambda c, k: np.repeat(np.diag(c)[None], k, axis=0),
         precision_trace=lambda c, k, d: np.sum(1.0 / c, axis=1),
+        row_width=lambda k, d: max(k, d),
     ),
     "spherical": _CovarianceType(
         shape=lambda k, d: (k,),
@@ -285,6 +288,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         to_full=lambda c, k, d: c[:, None, None] * np.eye(d),
         from_full=lambda c, k: np.full(k, np.trace(c) / len(c)),
         precision_trace=lambda c, k, d: d / c,
+        row_width=lambda k, d: max(k, d),
     ),
     "tied": _CovarianceType(
         shape=lambda k, d: (d, d),
@@ -295,6 +299,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         to_full=_expand,
         from_full=lambda c, k: c.copy(),
         precision_trace=lambda c, k, d: np.full(k, np.trace(np.linalg.inv(c))),
+        row_width=lambda k, d: k * d,
     ),
 }
 """The covariance types: name -> the few functions that differ between them."""
@@ -358,7 +363,7 @@ def log_gaussian_density(X, means, covariances, covariance_type: str = "full") -
     kind = _covariance_type(covariance_type)
     prepared = kind.prepare(means, covariances)
     log_dens = np.empty((len(X), len(means)))
-    for rows in _blocks(len(X), _block_rows(*means.shape)):
+    for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
         log_dens[rows] = kind.log_density_block(X[rows], prepared)
     return log_dens
 
@@ -391,7 +396,7 @@ def e_step(X, params: GMMParams, covariance_type: str = "full") -> tuple[np.ndar
         log_weights = np.log(weights)
     resp = np.empty((len(X), len(weights)))
     log_norm = np.empty(len(X))
-    for rows in _blocks(len(X), _block_rows(*means.shape)):
+    for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
         log_weighted = kind.log_density_block(X[rows], prepared)
         log_weighted += log_weights
         largest = log_weighted.max(axis=1)  # the m of (logsumexp)

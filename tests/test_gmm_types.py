@@ -61,10 +61,18 @@ def naive_m_step(X, resp, reg_covar, covariance_type):
     return gmm.GMMParams(counts / n, means, covariances)
 
 
-# k * d large enough that the blocks are 1024 rows: 2500 rows span three blocks.
+@pytest.fixture(params=["default blocks", "256-row blocks"])
+def blocks(request, monkeypatch):
+    """Run a test with the default block size and with the smallest blocks
+    (2500 rows then span ten blocks, the last one partial)."""
+    if request.param == "256-row blocks":
+        monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
+    return request.param
+
+
 @pytest.mark.parametrize("covariance_type", TYPES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_log_density_matches_scipy_across_blocks(covariance_type, seed):
+def test_log_density_matches_scipy_across_blocks(covariance_type, seed, blocks):
     rng = np.random.default_rng(seed)
     params = random_params(rng, 8, 8, covariance_type, offset=1e3)  # far from the origin
     X = sample_mixture(rng, params, 2500, covariance_type)
@@ -73,9 +81,9 @@ def test_log_density_matches_scipy_across_blocks(covariance_type, seed):
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
-def test_e_step_is_bayes_rule_and_normaliser_is_log_likelihood(covariance_type, rng):
+def test_e_step_is_bayes_rule_and_normaliser_is_log_likelihood(covariance_type, rng, blocks):
     params = random_params(rng, 5, 3, covariance_type)
-    X = sample_mixture(rng, params, 700, covariance_type)
+    X = sample_mixture(rng, params, 2500, covariance_type)
     log_joint = np.log(params.weights) + naive_log_density(X, params, covariance_type)
     expected_norm = np.log(np.exp(log_joint).sum(axis=1))
     resp, log_norm = gmm.e_step(X, params, covariance_type)
@@ -87,7 +95,7 @@ def test_e_step_is_bayes_rule_and_normaliser_is_log_likelihood(covariance_type, 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
 @pytest.mark.parametrize("reg_covar", [0.0, 1e-3])
-def test_m_step_matches_per_component_formulas(covariance_type, reg_covar, rng):
+def test_m_step_matches_per_component_formulas(covariance_type, reg_covar, rng, blocks):
     n, d, k = 2500, 8, 8
     X = rng.normal(size=(n, d)) * rng.uniform(0.5, 2, d) + 50.0  # offset: numerics of the moments
     resp = rng.dirichlet(np.ones(k), size=n)
