@@ -300,10 +300,14 @@ def main(argv=None):
             r[name] = int(r[name])
         for name in ("time_ratio", "memory_ratio"):
             r[name] = float(r[name])
-    (data / "gmm_benchmark_env.txt").write_text(
-        "\n".join(env + [f"repeats: {args.repeats}, command: python benchmarks/gmm_vs_sklearn.py "
-                         + " ".join(sys.argv[1:] if argv is None else argv)]) + "\n"
-    )
+    command = "python benchmarks/gmm_vs_sklearn.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = "\n".join([f"rows {', '.join(args.types)}: {command}"] + env) + "\n"
+    env_file = data / "gmm_benchmark_env.txt"
+    if set(args.types) != {"full", "diag"} and env_file.exists():
+        kept = env_file.read_text().split("\n\n")
+        text = "\n".join(block.strip("\n") + "\n" for block in kept
+                         if not block.startswith(f"rows {', '.join(args.types)}:")) + "\n" + text
+    env_file.write_text(text)
     plot(rows, ROOT / "book" / "figures" / "gmm_benchmark.png")
     print("wrote book/data/gmm_benchmark.csv, book/data/gmm_benchmark_env.txt, book/figures/gmm_benchmark.png")
 
