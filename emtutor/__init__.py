@@ -6,11 +6,12 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-from . import coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, plotting
+from . import coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, mixture, plotting
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
 from .lda import LatentDirichletAllocation
 from .missing import MissingNormal
+from .mixture import GaussianMixture, NotFittedError
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,8 @@ __all__ = [
     "ConvergenceWarning",
     "LikelihoodDecreaseError",
     # estimators
+    "GaussianMixture",
+    "NotFittedError",
     "CategoricalHMM",
     "GaussianHMM",
     "LatentDirichletAllocation",
@@ -35,5 +38,6 @@ __all__ = [
     "hmm_core",
     "lda",
     "missing",
+    "mixture",
     "plotting",
 ]

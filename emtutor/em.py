@@ -137,7 +137,7 @@ def run_em(
     max_iter: int = 100,
     record: bool = False,
     decrease_rtol: float = 1e-9,
-    m_step_slack: Callable[[Any, Any, Any], float] | None = None,
+    m_step_slack: Callable[[Any, Any, Any, Any], float] | None = None,
 ) -> EMResult:
     """Run EM from ``params`` until the log-likelihood settles.
 
@@ -174,12 +174,13 @@ def run_em(
     m_step_slack : callable, optional
         For an M-step that is not the exact maximiser of the expected
         complete-data log-likelihood ``Q`` (for example one that adds a
-        regulariser to covariances): ``m_step_slack(data, expectations,
-        params) -> float``, how far ``Q(params)`` falls short of the exact
-        maximum.  EM then only guarantees ``LL_new - LL_old >= -slack``
-        (:eq:`em-monotone` holds up to that slack), so the check allows a
-        decrease of ``slack`` on top of rounding.  Without it, any decrease
-        beyond rounding is an error.
+        regulariser to covariances):
+        ``m_step_slack(data, expectations, old_params, new_params) -> float``,
+        a bound such that EM still guarantees ``LL_new - LL_old >= -slack``
+        for that step (for an exact M-step the bound is 0, which is
+        :eq:`em-monotone`).  The check then allows a decrease of ``slack``
+        on top of rounding; a negative slack demands a rise.  Without it,
+        any decrease beyond rounding is an error.
 
     Returns
     -------
@@ -208,8 +209,8 @@ def run_em(
     converged = False
 
     for iteration in range(1, max_iter + 1):
-        params = m_step(data, expectations)
-        slack = 0.0 if m_step_slack is None else m_step_slack(data, expectations, params)
+        old_params, params = params, m_step(data, expectations)
+        slack = 0.0 if m_step_slack is None else m_step_slack(data, expectations, old_params, params)
         expectations, log_norm = e_step(data, params)
         current = _total(log_norm, iteration)
         log_likelihoods.append(current)

@@ -105,11 +105,13 @@ def test_m_step_weighted_statistics_and_reg_covar(rng):
     np.testing.assert_allclose(params.weights, resp.mean(0), rtol=1e-12)
 
 
-def test_m_step_on_empty_component_gives_no_nan(rng):
+def test_m_step_on_empty_component_never_gives_nan(rng):
     X = rng.normal(size=(10, 2))
     resp = np.zeros((10, 2))
     resp[:, 0] = 1.0
-    params = gmm.m_step(X, resp)
+    with pytest.raises(ValueError, match="component 1 is not positive definite.*reg_covar"):
+        gmm.m_step(X, resp)
+    params = gmm.m_step(X, resp, reg_covar=1e-6)
     assert np.all(np.isfinite(params.means)) and np.all(np.isfinite(params.covariances))
 
 
@@ -166,38 +168,6 @@ def test_log_likelihood_never_decreases(seed, k, d, n):
     assert np.all(np.diff(lls) >= -1e-9 * np.abs(lls[:-1]))
     for p in result.history.params:
         assert np.all(np.isfinite(p.means)) and abs(p.weights.sum() - 1) < 1e-12
-
-
-@settings(max_examples=20)
-@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 4), d=st.integers(1, 3), n=st.integers(10, 80),
-       reg_covar=st.sampled_from([1e-6, 1e-3, 1e-1]))
-def test_regularised_em_dips_at_most_by_the_regularisation_gap(seed, k, d, n, reg_covar):
-    X = clustered_data(seed, k, d, n)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = gmm.fit(X, k, random_state=seed, reg_covar=reg_covar, max_iter=20, tol=1e-8, record=True)
-    lls = scipy_log_likelihoods(X, result.history)
-    h = result.history
-    for t in range(1, len(lls)):
-        resp = h.resp[t - 1]
-        counts = resp.sum(0)
-        means = h.params[t].means
-        # the unregularised weighted scatter, from the data
-        S = np.array([(resp[:, j] * (X - means[j]).T) @ (X - means[j]) / counts[j] for j in range(k)])
-        # Q(S) - Q(S + rI) for each component, from log-determinants and traces
-        regularised = S + reg_covar * np.eye(d)
-        gap = sum(
-            0.5 * counts[j] * (np.linalg.slogdet(regularised[j])[1] - np.linalg.slogdet(S[j])[1]
-                               - d + np.trace(np.linalg.solve(regularised[j], S[j])))
-            for j in range(k)
-        )
-        assert gap >= 0
-        slack = gmm.regularisation_gap(X, resp, h.params[t], reg_covar)
-        if np.linalg.eigvalsh(S).min() > 1e-6:
-            assert slack == pytest.approx(gap, rel=1e-6, abs=1e-12)
-        else:  # a collapsed component: S = Sigma - rI loses its tiny eigenvalues
-            assert slack >= 0.99 * gap  # the driver's slack is never too tight
-        assert lls[t] - lls[t - 1] >= -gap - 1e-9 * abs(lls[t - 1])
 
 
 # --- Initialisation ---------------------------------------------------------------
