@@ -6,18 +6,22 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-from . import datasets, em, gmm, plotting
+from . import datasets, em, gmm, mixture, plotting
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
+from .mixture import GaussianMixture, NotFittedError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
     "EMResult",
+    "GaussianMixture",
+    "NotFittedError",
     "LikelihoodDecreaseError",
     "run_em",
     "datasets",
     "em",
     "gmm",
+    "mixture",
     "plotting",
 ]

@@ -8,16 +8,34 @@ from every component still get finite responsibilities.  The M-step
 (:func:`m_step`) is :eq:`gmm-m-weights`, :eq:`gmm-m-means` and
 :eq:`gmm-m-covariances`.  :func:`fit` runs them with the generic driver
 :func:`emtutor.em.run_em`.
+
+Four covariance types share that code; what differs between them is kept
+in one small dispatch table, :data:`COVARIANCE_TYPES`:
+
+==============  ==========================================  =====================
+type            ``covariances`` of shape                    meaning
+==============  ==========================================  =====================
+``"full"``      (n_components, n_features, n_features)      one matrix each
+``"diag"``      (n_components, n_features)                  diagonal matrices
+``"spherical"`` (n_components,)                             ``variance * I`` each
+``"tied"``      (n_features, n_features)                    one matrix shared
+==============  ==========================================  =====================
+
+Speed.  Both steps go through the rows of ``X`` in blocks of a few thousand
+rows, so every temporary array stays in the processor's cache.  For full
+covariances the E-step of a block is one matrix product against all the
+components' precision Cholesky factors at once (:eq:`gmm-blocked-mahalanobis`);
+the M-step accumulates each block's centred second moments.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from functools import partial
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.special import logsumexp
 
 from ._validation import (
     as_data_matrix,
@@ -27,23 +45,42 @@ from ._validation import (
     check_shape,
     check_spd_stack,
 )
-from .em import EMResult, run_em
+from .em import EMResult, LikelihoodDecreaseError, run_em
 
-__all__ = ["GMMParams", "log_gaussian_density", "e_step", "m_step", "log_likelihood", "fit"]
+__all__ = [
+    "COVARIANCE_TYPES",
+    "INIT_METHODS",
+    "GMMParams",
+    "GMMResult",
+    "RestartSummary",
+    "log_gaussian_density",
+    "e_step",
+    "m_step",
+    "log_likelihood",
+    "initial_params",
+    "kmeans_plusplus",
+    "n_parameters",
+    "full_covariances",
+    "fit",
+]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
+#: Floats per temporary array of a block (256 KiB): small enough for the cache.
+_BLOCK_FLOATS = 2**15
+
 
 class GMMParams(NamedTuple):
-    """Parameters of a full-covariance Gaussian mixture.
+    """Parameters of a Gaussian mixture.
 
     Attributes
     ----------
     weights : ndarray of shape (n_components,)
         Mixing weights, non-negative, summing to 1.
     means : ndarray of shape (n_components, n_features)
-    covariances : ndarray of shape (n_components, n_features, n_features)
-        Symmetric positive definite.
+    covariances : ndarray
+        Shape depends on the covariance type (see :data:`COVARIANCE_TYPES`):
+        (n_components, n_features, n_features) for ``"full"``, the default.
     """
 
     weights: np.ndarray
@@ -51,18 +88,243 @@ class GMMParams(NamedTuple):
     covariances: np.ndarray
 
 
-def log_gaussian_density(X, means, covariances) -> np.ndarray:
+def _block_rows(n_components: int, n_features: int) -> int:
+    """Rows per block so that an (rows, n_components * n_features) array fits the cache."""
+    return int(np.clip(_BLOCK_FLOATS // (n_components * n_features), 64, 8192))
+
+
+def _blocks(n_samples: int, rows: int):
+    for start in range(0, n_samples, rows):
+        yield slice(start, min(start + rows, n_samples))
+
+
+# ---------------------------------------------------------------------------
+# Full covariances: the general case.
+# ---------------------------------------------------------------------------
+
+
+def _precision_cholesky_full(covariances) -> np.ndarray:
+    """Upper-triangular ``P[k]`` with ``inv(covariances[k]) = P[k] @ P[k].T``."""
+    n_components, n_features, _ = covariances.shape
+    prec_chol = np.empty_like(covariances)
+    for k, cov in enumerate(covariances):
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"the covariance of component {k} is not positive definite (the "
+                "component has collapsed onto too few points); increase reg_covar, "
+                "use fewer components, or start from other initial parameters"
+            ) from None
+        prec_chol[k] = solve_triangular(chol, np.eye(n_features), lower=True, check_finite=False).T
+    return prec_chol
+
+
+def _prepare_full(means, covariances):
+    """Everything the E-step of a block needs, computed once per E-step.
+
+    The centre (the average of the means) is subtracted from the data and
+    the means before the product, so data far from the origin lose no
+    digits.
+    """
+    n_components, n_features = means.shape
+    prec_chol = _precision_cholesky_full(covariances)
+    centre = means.mean(axis=0)
+    # [P_1 P_2 ... P_K]: one (d, K*d) matrix, so a block needs one product.
+    factors = prec_chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
+    offsets = np.einsum("ki,kij->kj", means - centre, prec_chol).ravel()
+    log_det = np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)  # log|P_k|
+    return centre, factors, offsets, log_det - 0.5 * n_features * _LOG_2PI
+
+
+def _log_density_full_block(X_block, prepared) -> np.ndarray:
+    centre, factors, offsets, constants = prepared
+    n_components = len(constants)
+    projected = (X_block - centre) @ factors  # row n, slot k: (x_n - c) P_k
+    projected -= offsets  # ... minus (mu_k - c) P_k = (x_n - mu_k) P_k
+    projected *= projected
+    mahalanobis = projected.reshape(len(X_block), n_components, -1).sum(axis=2)
+    return constants - 0.5 * mahalanobis
+
+
+def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
+    """:eq:`gmm-m-covariances`, centred at each component's new mean, block by block."""
+    n_components, n_features = means.shape
+    scatter = np.zeros((n_components, n_features, n_features))
+    for rows in _blocks(len(X), _block_rows(n_components, n_features)):
+        centred = X[None, rows, :] - means[:, None, :]  # (K, B, d): x_n - mu_k
+        weighted = centred * resp[rows].T[:, :, None]  # r_nk (x_n - mu_k)
+        scatter += weighted.transpose(0, 2, 1) @ centred
+    covariances = scatter / counts[:, None, None]
+    covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    return covariances
+
+
+# ---------------------------------------------------------------------------
+# Diagonal covariances (spherical ones are diagonal with equal entries).
+# ---------------------------------------------------------------------------
+
+
+def _prepare_diag(means, variances):
+    """Precompute :eq:`gmm-diag-log-density` for the E-step of each block."""
+    n_components, n_features = means.shape
+    if np.any(variances <= 0):
+        k = int(np.argwhere(variances <= 0)[0][0])
+        raise ValueError(
+            f"the variances of component {k} are not all positive (the component "
+            "has collapsed onto too few points); increase reg_covar, use fewer "
+            "components, or start from other initial parameters"
+        )
+    precisions = 1.0 / variances
+    centre = means.mean(axis=0)
+    shifted = means - centre
+    constants = -0.5 * (
+        n_features * _LOG_2PI + np.sum(np.log(variances), axis=1) + np.sum(shifted**2 * precisions, axis=1)
+    )
+    return centre, (shifted * precisions).T, -0.5 * precisions.T, constants
+
+
+def _log_density_diag_block(X_block, prepared) -> np.ndarray:
+    centre, linear, quadratic, constants = prepared
+    centred = X_block - centre
+    return constants + centred @ linear + (centred * centred) @ quadratic
+
+
+def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
+    """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
+
+    Second moments are accumulated about the data mean ``c``, then
+    ``var = sum_n r_nk (x_n - c)^2 / N_k - (mu_k - c)^2``.
+    """
+    n_components, n_features = means.shape
+    centre = counts @ means / counts.sum()  # the data mean
+    second = np.zeros((n_components, n_features))
+    for rows in _blocks(len(X), _block_rows(n_components, n_features)):
+        centred = X[rows] - centre
+        second += resp[rows].T @ (centred * centred)
+    return second / counts[:, None] - (means - centre) ** 2 + reg_covar
+
+
+# ---------------------------------------------------------------------------
+# The dispatch table.
+# ---------------------------------------------------------------------------
+
+
+class _CovarianceType(NamedTuple):
+    shape: Callable  # (k, d) -> shape of the covariances array
+    prepare: Callable  # (means, covariances) -> what the E-step of a block needs
+    log_density_block: Callable  # (X_block, prepared) -> (B, k) log densities
+    estimate: Callable  # (X, resp, counts, means, reg_covar) -> covariances
+    n_parameters: Callable  # (k, d) -> free parameters of the covariances
+    to_full: Callable  # (covariances, k, d) -> (k, d, d)
+    from_full: Callable  # (one (d, d) matrix, k) -> covariances of this type
+    precision_trace: Callable  # (covariances, k, d) -> tr(inv(Sigma_k)) for each k
+
+
+def _spherical_estimate(X, resp, counts, means, reg_covar):
+    return _variances_diag(X, resp, counts, means, reg_covar).mean(axis=1)
+
+
+def _tied_estimate(X, resp, counts, means, reg_covar):
+    within = _covariances_full(X, resp, counts, means, 0.0)
+    tied = np.einsum("k,kij->ij", counts, within) / len(X)
+    tied.flat[:: len(tied) + 1] += reg_covar
+    return tied
+
+
+def _expand(covariances, k, d):
+    return np.broadcast_to(covariances, (k, d, d))
+
+
+COVARIANCE_TYPES: dict[str, _CovarianceType] = {
+    "full": _CovarianceType(
+        shape=lambda k, d: (k, d, d),
+        prepare=_prepare_full,
+        log_density_block=_log_density_full_block,
+        estimate=_covariances_full,
+        n_parameters=lambda k, d: k * d * (d + 1) // 2,
+        to_full=lambda c, k, d: c,
+        from_full=lambda c, k: np.repeat(c[None], k, axis=0),
+        precision_trace=lambda c, k, d: np.trace(np.linalg.inv(c), axis1=1, axis2=2),
+    ),
+    "diag": _CovarianceType(
+        shape=lambda k, d: (k, d),
+        prepare=_prepare_diag,
+        log_density_block=_log_density_diag_block,
+        estimate=_variances_diag,
+        n_parameters=lambda k, d: k * d,
+        to_full=lambda c, k, d: c[:, :, None] * np.eye(d),
+        from_full=lambda c, k: np.repeat(np.diag(c)[None], k, axis=0),
+        precision_trace=lambda c, k, d: np.sum(1.0 / c, axis=1),
+    ),
+    "spherical": _CovarianceType(
+        shape=lambda k, d: (k,),
+        prepare=lambda means, c: _prepare_diag(means, np.repeat(c[:, None], means.shape[1], axis=1)),
+        log_density_block=_log_density_diag_block,
+        estimate=_spherical_estimate,
+        n_parameters=lambda k, d: k,
+        to_full=lambda c, k, d: c[:, None, None] * np.eye(d),
+        from_full=lambda c, k: np.full(k, np.trace(c) / len(c)),
+        precision_trace=lambda c, k, d: d / c,
+    ),
+    "tied": _CovarianceType(
+        shape=lambda k, d: (d, d),
+        prepare=lambda means, c: _prepare_full(means, _expand(c, *means.shape)),
+        log_density_block=_log_density_full_block,
+        estimate=_tied_estimate,
+        n_parameters=lambda k, d: d * (d + 1) // 2,
+        to_full=_expand,
+        from_full=lambda c, k: c.copy(),
+        precision_trace=lambda c, k, d: np.full(k, np.trace(np.linalg.inv(c))),
+    ),
+}
+"""The covariance types: name -> the few functions that differ between them."""
+
+
+def _covariance_type(name) -> _CovarianceType:
+    if not isinstance(name, str) or name not in COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {name!r}")
+    return COVARIANCE_TYPES[name]
+
+
+def _precision_trace(params: GMMParams, covariance_type: str) -> np.ndarray:
+    """``tr(inv(Sigma_k))`` for every component."""
+    n_components, n_features = params.means.shape
+    return COVARIANCE_TYPES[covariance_type].precision_trace(params.covariances, n_components, n_features)
+
+
+def full_covariances(covariances, n_components: int, n_features: int, covariance_type: str = "full"):
+    """Covariances of any type as an array of shape (n_components, n_features, n_features)."""
+    return np.array(_covariance_type(covariance_type).to_full(np.asarray(covariances, float), n_components, n_features))
+
+
+def n_parameters(n_components: int, n_features: int, covariance_type: str = "full") -> int:
+    """Number of free parameters of the mixture (for BIC and AIC)."""
+    cov = _covariance_type(covariance_type).n_parameters(n_components, n_features)
+    return int(cov + n_components * n_features + n_components - 1)
+
+
+# ---------------------------------------------------------------------------
+# The steps.
+# ---------------------------------------------------------------------------
+
+
+def log_gaussian_density(X, means, covariances, covariance_type: str = "full") -> np.ndarray:
     """Log density of every point under every component.
 
-    Implements :eq:`gaussian-log-density` through the Cholesky factor
-    ``L`` of each covariance: the log-determinant is ``2 sum(log diag L)``
-    and the Mahalanobis term is ``|L^{-1}(x - mu)|^2``.
+    Implements :eq:`gaussian-log-density` through the upper-triangular
+    precision Cholesky factor ``P_k`` (``inv(Sigma_k) = P_k P_k^T``): the
+    log-determinant is ``-2 sum(log diag P_k)`` and the Mahalanobis term
+    is ``|(x - mu_k) P_k|^2`` (:eq:`gmm-blocked-mahalanobis`); for diagonal
+    and spherical covariances it is :eq:`gmm-diag-log-density`.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     means : array of shape (n_components, n_features)
-    covariances : array of shape (n_components, n_features, n_features)
+    covariances : array
+        Of the shape that ``covariance_type`` asks for.
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
     -------
@@ -74,35 +336,27 @@ def log_gaussian_density(X, means, covariances) -> np.ndarray:
     ValueError
         If a covariance is not positive definite (a collapsed component).
     """
-    n_samples, n_features = X.shape
-    log_dens = np.empty((n_samples, len(means)))
-    for k, (mean, cov) in enumerate(zip(means, covariances)):
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                f"the covariance of component {k} is not positive definite (the "
-                "component has collapsed onto too few points); increase reg_covar, "
-                "use fewer components, or start from other initial parameters"
-            ) from None
-        z = solve_triangular(chol, (X - mean).T, lower=True, check_finite=False)
-        log_det = 2.0 * np.sum(np.log(np.diag(chol)))
-        log_dens[:, k] = -0.5 * (n_features * _LOG_2PI + log_det + np.sum(z * z, axis=0))
+    kind = _covariance_type(covariance_type)
+    prepared = kind.prepare(means, covariances)
+    log_dens = np.empty((len(X), len(means)))
+    for rows in _blocks(len(X), _block_rows(*means.shape)):
+        log_dens[rows] = kind.log_density_block(X[rows], prepared)
     return log_dens
 
 
-def e_step(X, params: GMMParams) -> tuple[np.ndarray, np.ndarray]:
+def e_step(X, params: GMMParams, covariance_type: str = "full") -> tuple[np.ndarray, np.ndarray]:
     """E-step: responsibilities of each component for each point.
 
     Implements :eq:`gmm-e-step` in log space: ``log weights[k] + log N(x_n
     | mu_k, Sigma_k)`` normalised over ``k`` with :eq:`logsumexp`.  The
     per-point normaliser is ``log p(x_n)``, whose sum is the log-likelihood
-    :eq:`gmm-log-likelihood`.
+    :eq:`gmm-log-likelihood`.  Rows are processed in cache-sized blocks.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     params : GMMParams
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
     -------
@@ -111,51 +365,62 @@ def e_step(X, params: GMMParams) -> tuple[np.ndarray, np.ndarray]:
     log_norm : ndarray of shape (n_samples,)
         ``log p(X[n])`` under ``params``.
     """
+    kind = _covariance_type(covariance_type)
+    weights, means, covariances = params
+    prepared = kind.prepare(means, covariances)
     with np.errstate(divide="ignore"):  # a zero weight is log 0 = -inf: allowed
-        log_weighted = np.log(params.weights) + log_gaussian_density(X, params.means, params.covariances)
-    log_norm = logsumexp(log_weighted, axis=1)
-    resp = np.exp(log_weighted - log_norm[:, None])
+        log_weights = np.log(weights)
+    resp = np.empty((len(X), len(weights)))
+    log_norm = np.empty(len(X))
+    for rows in _blocks(len(X), _block_rows(*means.shape)):
+        log_weighted = kind.log_density_block(X[rows], prepared)
+        log_weighted += log_weights
+        largest = log_weighted.max(axis=1)  # the m of (logsumexp)
+        log_weighted -= largest[:, None]
+        weighted = np.exp(log_weighted, out=log_weighted)
+        total = weighted.sum(axis=1)
+        resp[rows] = weighted / total[:, None]
+        log_norm[rows] = largest + np.log(total)
     return resp, log_norm
 
 
-def m_step(X, resp, reg_covar: float = 0.0) -> GMMParams:
+def m_step(X, resp, reg_covar: float = 0.0, covariance_type: str = "full") -> GMMParams:
     """M-step: weights, means and covariances from the responsibilities.
 
     Implements :eq:`gmm-m-weights`, :eq:`gmm-m-means` and
-    :eq:`gmm-m-covariances`, then adds ``reg_covar`` to every covariance's
-    diagonal.  ``N_k`` gets a floor of ``10 * eps`` so an empty component
-    gives zero (not NaN) statistics; its covariance is then singular unless
-    ``reg_covar > 0`` and the next E-step says so.
+    :eq:`gmm-m-covariances` (restricted to the covariance type), then adds
+    ``reg_covar`` to every covariance's diagonal.  ``N_k`` gets a floor of
+    ``10 * eps`` so an empty component gives zero (not NaN) statistics; its
+    covariance is then singular unless ``reg_covar > 0`` and the next
+    E-step says so.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     resp : array of shape (n_samples, n_components)
     reg_covar : float, default 0.0
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
     -------
     GMMParams
     """
-    n_samples, n_features = X.shape
+    kind = _covariance_type(covariance_type)
+    n_samples = len(X)
     counts = resp.sum(axis=0) + 10 * np.finfo(float).eps  # N_k
     weights = counts / n_samples
     means = (resp.T @ X) / counts[:, None]
-    covariances = np.empty((len(counts), n_features, n_features))
-    for k in range(len(counts)):
-        centred = X - means[k]
-        covariances[k] = (resp[:, k] * centred.T) @ centred / counts[k]
-        covariances[k].flat[:: n_features + 1] += reg_covar
-    return GMMParams(weights, means, covariances)
+    return GMMParams(weights, means, kind.estimate(X, resp, counts, means, reg_covar))
 
 
-def log_likelihood(X, params: GMMParams) -> float:
+def log_likelihood(X, params: GMMParams, covariance_type: str = "full") -> float:
     """Total log-likelihood :eq:`gmm-log-likelihood` of ``X`` under ``params``.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     params : GMMParams
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
     -------
@@ -163,14 +428,250 @@ def log_likelihood(X, params: GMMParams) -> float:
         ``sum_n log sum_k weights[k] N(X[n] | means[k], covariances[k])``.
     """
     X = as_data_matrix(X)
-    params = _check_params(params, len(params.weights), X.shape[1])
-    return float(np.sum(e_step(X, params)[1]))
+    params = check_params(params, len(params.weights), X.shape[1], covariance_type)
+    return float(np.sum(e_step(X, params, covariance_type)[1]))
+
+
+# ---------------------------------------------------------------------------
+# Initialisation.
+# ---------------------------------------------------------------------------
+
+INIT_METHODS = ("kmeans++", "random_from_data")
+"""Ways to choose the initial means when they are not given."""
+
+
+def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
+    """k-means++ seeding (Arthur and Vassilvitskii, 2007): spread-out initial means.
+
+    The first mean is a data point chosen uniformly; each next one is a data
+    point chosen with probability proportional to its squared distance to
+    the nearest mean chosen so far.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    n_components : int
+    random_state : int, numpy Generator or None
+
+    Returns
+    -------
+    means : ndarray of shape (n_components, n_features)
+        Distinct rows of ``X``.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has fewer than ``n_components`` distinct points.
+    """
+    rng = np.random.default_rng(random_state)
+    X = as_data_matrix(X)
+    chosen = [int(rng.integers(len(X)))]
+    sq_dist = np.sum((X - X[chosen[0]]) ** 2, axis=1)
+    for _ in range(1, n_components):
+        total = sq_dist.sum()
+        if total <= 0:
+            _raise_too_few_distinct(len(np.unique(X, axis=0)), n_components)
+        chosen.append(int(rng.choice(len(X), p=sq_dist / total)))
+        np.minimum(sq_dist, np.sum((X - X[chosen[-1]]) ** 2, axis=1), out=sq_dist)
+    return X[chosen].copy()
+
+
+def _raise_too_few_distinct(n_distinct: int, k: int):
+    raise ValueError(
+        f"X has only {n_distinct} distinct points, fewer than n_components={k}; use fewer components"
+    )
+
+
+def _check_enough_distinct(X, k: int) -> None:
+    """Raise unless ``X`` has at least ``k`` distinct rows (cheap when it has)."""
+    if len(np.unique(X[: 20 * k], axis=0)) >= k:
+        return
+    n_distinct = len(np.unique(X, axis=0))
+    if n_distinct < k:
+        _raise_too_few_distinct(n_distinct, k)
+
+
+def _random_distinct_rows(X, k: int, rng: np.random.Generator) -> np.ndarray:
+    distinct = np.unique(X, axis=0)
+    if len(distinct) < k:
+        _raise_too_few_distinct(len(distinct), k)
+    return distinct[rng.choice(len(distinct), size=k, replace=False)]
+
+
+def initial_params(
+    X,
+    n_components: int,
+    *,
+    covariance_type: str = "full",
+    init: str = "kmeans++",
+    reg_covar: float = 1e-6,
+    random_state=None,
+    weights=None,
+    means=None,
+    covariances=None,
+) -> GMMParams:
+    """Initial parameters: explicit ones as given, the rest by ``init``.
+
+    Means not given are chosen by ``init``: ``"kmeans++"`` (see
+    :func:`kmeans_plusplus`) or ``"random_from_data"`` (distinct data
+    points drawn uniformly).  Weights not given are uniform; covariances not
+    given are the covariance of ``X`` (plus ``reg_covar`` on the diagonal)
+    for every component, in the form of ``covariance_type``.
+
+    Returns
+    -------
+    GMMParams
+    """
+    X = as_data_matrix(X)
+    n_samples, n_features = X.shape
+    k = check_positive_int(n_components, "n_components", 1, n_samples)
+    kind = _covariance_type(covariance_type)
+    if init not in INIT_METHODS:
+        raise ValueError(f"init must be one of {list(INIT_METHODS)}, got {init!r}")
+    rng = np.random.default_rng(random_state)
+    if weights is None:
+        weights = np.full(k, 1.0 / k)
+    if means is None:
+        if init == "kmeans++":
+            means = kmeans_plusplus(X, k, rng)
+        else:
+            means = _random_distinct_rows(X, k, rng)
+    if covariances is None:
+        data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
+        data_cov.flat[:: n_features + 1] += reg_covar
+        covariances = kind.from_full(data_cov, k)
+    return check_params(GMMParams(weights, means, covariances), k, n_features, covariance_type)
+
+
+def check_params(params: GMMParams, k: int, d: int, covariance_type: str = "full") -> GMMParams:
+    """Validate parameters of the given covariance type; return them as float arrays."""
+    kind = _covariance_type(covariance_type)
+    shape = kind.shape(k, d)
+    if covariance_type == "full":
+        covariances = check_spd_stack(params.covariances, shape, "covariances")
+    elif covariance_type == "tied":
+        covariances = check_spd_stack(np.asarray(params.covariances, float)[None], (1, d, d), "covariances")[0]
+    else:
+        covariances = check_shape(params.covariances, shape, "covariances")
+        if np.any(covariances <= 0):
+            raise ValueError(f"covariances ({covariance_type} variances) must be positive, got {covariances}")
+    return GMMParams(
+        check_probability_vector(params.weights, k, "weights"),
+        check_shape(params.means, (k, d), "means"),
+        covariances,
+    )
+
+
+_check_params = check_params  # the name used before covariance types existed
+
+
+# ---------------------------------------------------------------------------
+# The regularised M-step and the monotonicity check.
+# ---------------------------------------------------------------------------
+
+
+def _e_step_checking_regularised_bound(e_step_fn, reg_covar, covariance_type, rtol=1e-9):
+    """Wrap an E-step so that it checks :eq:`gmm-reg-bound` between iterations.
+
+    With ``reg_covar > 0`` the M-step does not maximise the expected
+    complete-data log-likelihood, so the log-likelihood may go down a
+    little; it cannot go down by more than the bound of
+    :eq:`gmm-reg-bound`, computed from the previous responsibilities and
+    the precision traces of the old and new covariances.  A larger decrease
+    (beyond ``rtol`` relative rounding) is a bug and raises
+    :class:`~emtutor.em.LikelihoodDecreaseError`.
+    """
+    previous = {}
+
+    def checked(X, params):
+        resp, log_norm = e_step_fn(X, params)
+        total = float(np.sum(log_norm))
+        traces = _precision_trace(params, covariance_type)
+        if previous:
+            bound = 0.5 * reg_covar * float(previous["counts"] @ (traces - previous["traces"]))
+            change = total - previous["total"]
+            if change < bound - rtol * max(1.0, abs(previous["total"])):
+                raise LikelihoodDecreaseError(
+                    f"log-likelihood changed by {change:.3e}, below the bound {bound:.3e} that "
+                    f"holds for the regularised M-step (reg_covar={reg_covar}): the model's "
+                    "e_step or m_step is wrong."
+                )
+        previous.update(total=total, traces=traces, counts=resp.sum(axis=0))
+        return resp, log_norm
+
+    return checked
+
+
+#: run_em's own relative decrease check is replaced by the sharper bound above.
+_DRIVER_CHECK_OFF = 1e300
+
+
+# ---------------------------------------------------------------------------
+# Fitting.
+# ---------------------------------------------------------------------------
+
+
+class RestartSummary(NamedTuple):
+    """What the ``n_init`` restarts of :func:`fit` reached.
+
+    Attributes
+    ----------
+    log_likelihoods : ndarray of shape (n_init,)
+        Final log-likelihood of every restart, in order.
+    best : int
+        Index of the restart that was kept (the highest final log-likelihood).
+    optima : ndarray of shape (n_optima,)
+        The distinct final log-likelihoods, best first (restarts ending
+        within ``atol`` of each other count as the same optimum).
+    counts : ndarray of shape (n_optima,)
+        How many restarts reached each optimum.
+    atol : float
+        The tolerance used to group the final log-likelihoods.
+    """
+
+    log_likelihoods: np.ndarray
+    best: int
+    optima: np.ndarray
+    counts: np.ndarray
+    atol: float
+
+
+def _summarise_restarts(final, atol) -> RestartSummary:
+    final = np.asarray(final, dtype=float)
+    order = np.sort(final)[::-1]
+    optima, counts = [], []
+    for value in order:
+        if optima and optima[-1] - value <= atol:
+            counts[-1] += 1
+        else:
+            optima.append(value)
+            counts.append(1)
+    return RestartSummary(final, int(np.argmax(final)), np.array(optima), np.array(counts), float(atol))
+
+
+@dataclass
+class GMMResult(EMResult):
+    """:class:`~emtutor.em.EMResult` of the kept restart, plus what :func:`fit` adds.
+
+    Attributes
+    ----------
+    covariance_type : str
+    restarts : RestartSummary
+        Final log-likelihood of every restart and how often each distinct
+        optimum was reached.
+    """
+
+    covariance_type: str = "full"
+    restarts: RestartSummary | None = None
 
 
 def fit(
     X,
     n_components: int,
     *,
+    covariance_type: str = "full",
+    init: str = "kmeans++",
+    n_init: int = 1,
     weights=None,
     means=None,
     covariances=None,
@@ -179,22 +680,29 @@ def fit(
     max_iter: int = 100,
     random_state=None,
     record: bool = False,
-) -> EMResult:
-    """Fit a full-covariance Gaussian mixture to ``X`` by EM.
+) -> GMMResult:
+    """Fit a Gaussian mixture to ``X`` by EM.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     n_components : int
         Number of mixture components, ``1 <= n_components <= n_samples``.
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
+        Form of the covariances (see :data:`COVARIANCE_TYPES`).
+    init : {"kmeans++", "random_from_data"}, default "kmeans++"
+        How to choose the initial means when ``means`` is not given.
+    n_init : int, default 1
+        Number of restarts (each from its own initial means); the one with
+        the highest final log-likelihood is kept.
     weights : array of shape (n_components,), optional
         Initial mixing weights; default uniform.
     means : array of shape (n_components, n_features), optional
-        Initial means; default ``n_components`` distinct rows of ``X`` drawn
-        with ``random_state``.
-    covariances : array of shape (n_components, n_features, n_features), optional
-        Initial covariances; default the covariance of ``X`` (plus
-        ``reg_covar`` on the diagonal) for every component.
+        Initial means; default chosen by ``init`` with ``random_state``.
+    covariances : array, optional
+        Initial covariances, of the shape ``covariance_type`` asks for;
+        default the covariance of ``X`` (plus ``reg_covar`` on the diagonal)
+        for every component.
     reg_covar : float, default 1e-6
         Added to the diagonal of every covariance in each M-step; keeps a
         component from collapsing onto a single point.
@@ -203,25 +711,35 @@ def fit(
         (checked from the second iteration on).
     max_iter : int, default 100
     random_state : int, numpy Generator or None
-        Seed for the default initial means.
+        Seed for the initial means.
     record : bool, default False
         Keep every iteration's parameters and responsibilities in
-        ``result.history``.
+        ``result.history`` (of the kept restart).
 
     Returns
     -------
-    EMResult
+    GMMResult
         ``result.weights``, ``result.means``, ``result.covariances``,
         ``result.log_likelihoods``, ``result.n_iter``, ``result.converged``,
-        ``result.resp`` (responsibilities under the final parameters).
+        ``result.resp`` (responsibilities under the final parameters),
+        ``result.restarts``.
 
     Raises
     ------
     ValueError
-        For NaN/inf or non-2-D ``X``, ``n_components`` out of range, initial
-        parameters of the wrong shape, weights that are negative or do not
-        sum to 1, covariances that are not symmetric positive definite, or
-        a component that collapses when ``reg_covar`` is too small.
+        For NaN/inf or non-2-D ``X``, ``n_components`` out of range, fewer
+        distinct points than components, an unknown ``covariance_type`` or
+        ``init``, ``n_init < 1``, initial parameters of the wrong shape,
+        weights that are negative or do not sum to 1, covariances that are
+        not positive definite, or a component that collapses when
+        ``reg_covar`` is too small.
+
+    Notes
+    -----
+    With ``reg_covar = 0`` the log-likelihood can never decrease and the
+    driver checks that.  With ``reg_covar > 0`` it can decrease slightly;
+    each iteration is then checked against the bound :eq:`gmm-reg-bound`
+    instead.
 
     Examples
     --------
@@ -234,42 +752,36 @@ def fit(
     X = as_data_matrix(X)
     n_samples, n_features = X.shape
     k = check_positive_int(n_components, "n_components", 1, n_samples)
+    _covariance_type(covariance_type)
+    if init not in INIT_METHODS:
+        raise ValueError(f"init must be one of {list(INIT_METHODS)}, got {init!r}")
+    n_init = check_positive_int(n_init, "n_init", 1)
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
+    _check_enough_distinct(X, k)
 
-    if weights is None:
-        weights = np.full(k, 1.0 / k)
-    if means is None:
-        means = _random_distinct_rows(X, k, np.random.default_rng(random_state))
-    if covariances is None:
-        data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
-        data_cov.flat[:: n_features + 1] += reg_covar
-        covariances = np.repeat(data_cov[None], k, axis=0)
-    params = _check_params(GMMParams(weights, means, covariances), k, n_features)
-
-    return run_em(
-        X,
-        params,
-        e_step=e_step,
-        m_step=partial(m_step, reg_covar=reg_covar),
-        tol=tol,
-        max_iter=max_iter,
-        record=record,
-    )
-
-
-def _check_params(params: GMMParams, k: int, d: int) -> GMMParams:
-    return GMMParams(
-        check_probability_vector(params.weights, k, "weights"),
-        check_shape(params.means, (k, d), "means"),
-        check_spd_stack(params.covariances, (k, d, d), "covariances"),
-    )
-
-
-def _random_distinct_rows(X, k: int, rng: np.random.Generator) -> np.ndarray:
-    distinct = np.unique(X, axis=0)
-    if len(distinct) < k:
-        raise ValueError(
-            f"X has only {len(distinct)} distinct points, fewer than n_components={k}; "
-            "use fewer components"
+    e_step_fn = partial(e_step, covariance_type=covariance_type)
+    m_step_fn = partial(m_step, reg_covar=reg_covar, covariance_type=covariance_type)
+    rng = np.random.default_rng(random_state)
+    runs = []
+    for _ in range(n_init):
+        params = initial_params(
+            X, k, covariance_type=covariance_type, init=init, reg_covar=reg_covar,
+            random_state=rng, weights=weights, means=means, covariances=covariances,
         )
-    return distinct[rng.choice(len(distinct), size=k, replace=False)]
+        if reg_covar > 0:
+            checked = _e_step_checking_regularised_bound(e_step_fn, reg_covar, covariance_type)
+            run = run_em(X, params, e_step=checked, m_step=m_step_fn, tol=tol, max_iter=max_iter,
+                         record=record, decrease_rtol=_DRIVER_CHECK_OFF)
+        else:
+            run = run_em(X, params, e_step=e_step_fn, m_step=m_step_fn, tol=tol,
+                         max_iter=max_iter, record=record)
+        runs.append(run)
+
+    final = [run.log_likelihood for run in runs]
+    summary = _summarise_restarts(final, atol=max(100 * tol, 1e-6 * max(abs(v) for v in final)))
+    best = runs[summary.best]
+    return GMMResult(
+        **{f.name: getattr(best, f.name) for f in fields(EMResult)},
+        covariance_type=covariance_type,
+        restarts=summary,
+    )
