@@ -32,8 +32,8 @@ from .plotting import MixtureArtists
 
 __all__ = ["INIT_METHODS", "EMRun", "fit_run", "EMExplorer", "em_explorer"]
 
-#: Initialisation methods offered by the explorer.
-INIT_METHODS = ("random_from_data",)
+#: Initialisation methods offered by the explorer (those of :func:`emtutor.gmm.fit`).
+INIT_METHODS = gmm.INIT_METHODS
 
 
 class EMRun(NamedTuple):
@@ -64,7 +64,7 @@ class EMRun(NamedTuple):
         return len(self.params) - 1
 
 
-def fit_run(X, n_components: int, init: str = "random_from_data", seed: int = 0, *,
+def fit_run(X, n_components: int, init: str = "kmeans++", seed: int = 0, *,
             tol: float = 1e-4, max_iter: int = 100, reg_covar: float = 1e-6) -> EMRun:
     """Fit a full-covariance mixture with ``record=True`` and package what the explorer draws.
 
@@ -72,8 +72,8 @@ def fit_run(X, n_components: int, init: str = "random_from_data", seed: int = 0,
     ----------
     X : array of shape (n_samples, n_features)
     n_components : int
-    init : str, default "random_from_data"
-        One of :data:`INIT_METHODS`.
+    init : {"kmeans++", "random_from_data"}, default "kmeans++"
+        How :func:`emtutor.gmm.fit` chooses the initial means.
     seed : int, default 0
     tol, max_iter, reg_covar
         As in :func:`emtutor.gmm.fit`.
@@ -93,7 +93,7 @@ def fit_run(X, n_components: int, init: str = "random_from_data", seed: int = 0,
         raise ValueError(f"unknown init {init!r}; use one of {INIT_METHODS}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        result = gmm.fit(X, n_components, random_state=seed, tol=tol, max_iter=max_iter,
+        result = gmm.fit(X, n_components, init=init, random_state=seed, tol=tol, max_iter=max_iter,
                          reg_covar=reg_covar, record=True)
     message = "; ".join(str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning))
     log_likelihoods = np.r_[result.initial_log_likelihood, result.log_likelihoods]
@@ -131,7 +131,7 @@ class EMExplorer:
         Wall time of every redraw (moving the artists, rendering the PNG).
     """
 
-    def __init__(self, X, n_components=3, *, init="random_from_data", seed=0, max_components=8,
+    def __init__(self, X, n_components=3, *, init="kmeans++", seed=0, max_components=8,
                  tol=1e-4, max_iter=300, reg_covar=1e-6, figsize=(9.0, 3.6), dpi=80):
         widgets = _require_ipywidgets()
         from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -31,7 +31,7 @@ def _drawn_means(explorer):
 
 def test_initial_display_shows_the_first_fit(explorer, X):
     run = explorer.run()
-    direct = gmm.fit(X, 3, random_state=0, max_iter=300, record=True)  # oracle: the package's own fit
+    direct = gmm.fit(X, 3, init="kmeans++", random_state=0, max_iter=300, record=True)  # oracle: the package's own fit
     assert explorer.n_fits == 1
     assert run.n_iter == direct.n_iter and explorer.iteration.max == direct.n_iter
     np.testing.assert_array_equal(run.params[-1].means, direct.means)
@@ -69,7 +69,7 @@ def test_settings_are_fitted_once_and_cached(explorer, X):
     np.testing.assert_array_equal(_drawn_means(explorer)[:3], explorer.run().params[explorer.iteration.value].means)
     explorer.n_components.value = 2
     assert explorer.n_fits == 4 and explorer.run() is two
-    direct = gmm.fit(X, 2, random_state=0, max_iter=300)
+    direct = gmm.fit(X, 2, init="kmeans++", random_state=0, max_iter=300)
     np.testing.assert_array_equal(two.params[-1].means, direct.means)
 
 
@@ -80,6 +80,14 @@ def test_slider_is_clipped_when_a_shorter_fit_is_selected(explorer):
     assert explorer.iteration.max == run.n_iter == 2
     assert explorer.iteration.value == 2
     np.testing.assert_array_equal(_drawn_means(explorer), run.params[2].means)
+
+
+def test_init_method_is_passed_to_the_fit(explorer, X):
+    explorer.init.value = "random_from_data"
+    assert explorer.n_fits == 2
+    direct = gmm.fit(X, 3, init="random_from_data", random_state=0, max_iter=300)
+    np.testing.assert_array_equal(explorer.run().params[-1].means, direct.means)
+    assert not np.array_equal(explorer.run().params[0].means, explorer.run(init="kmeans++").params[0].means)
 
 
 def test_fit_run_reports_non_convergence_instead_of_warning(X):
