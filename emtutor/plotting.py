@@ -343,7 +343,7 @@ def plot_em_panels(X, history, iterations=(2, 5, 20), *, ncols=3, panel_size=3.0
     return fig, axes[: len(states)]
 
 
-def animate_em(X, history, log_likelihoods=None, *, interval=200, figsize=(9.0, 3.8), colors=None,
+def animate_em(X, history, log_likelihoods=None, *, interval=200, figsize=(9.0, 3.8), dpi=80, colors=None,
                n_std=(1.0, 2.0), repeat_delay=1000):
     """An animation of recorded EM iterations.
 
@@ -364,6 +364,8 @@ def animate_em(X, history, log_likelihoods=None, *, interval=200, figsize=(9.0, 
     interval : int, default 200
         Milliseconds between frames.
     figsize : tuple, default (9.0, 3.8)
+    dpi : float, default 80
+        Resolution of the frames (``to_jshtml`` embeds one PNG per frame).
     colors : sequence of colours, optional
     n_std : sequence of float, default (1.0, 2.0)
     repeat_delay : int, default 1000
@@ -387,9 +389,9 @@ def animate_em(X, history, log_likelihoods=None, *, interval=200, figsize=(9.0, 
                 f"log_likelihoods must have shape ({n_frames},), one value per recorded "
                 f"parameter set (initial first), got {log_likelihoods.shape}"
             )
-        fig, (ax, ax_ll) = plt.subplots(1, 2, figsize=figsize)
+        fig, (ax, ax_ll) = plt.subplots(1, 2, figsize=figsize, dpi=dpi)
     else:
-        fig, ax = plt.subplots(figsize=(figsize[1], figsize[1]))
+        fig, ax = plt.subplots(figsize=(figsize[1], figsize[1]), dpi=dpi)
     artists = MixtureArtists(ax, X, len(history.params[0].means), n_std=n_std, colors=colors)
     title = ax.set_title("")
     if log_likelihoods is not None:
