@@ -66,8 +66,9 @@ __all__ = [
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
-#: Floats per temporary array of a block (256 KiB): small enough for the cache.
-_BLOCK_FLOATS = 2**15
+#: Floats per temporary array of a block (512 KiB): small enough for the cache,
+#: large enough that numpy's per-call overhead is small.
+_BLOCK_FLOATS = 2**16
 
 
 class GMMParams(NamedTuple):
@@ -90,7 +91,7 @@ class GMMParams(NamedTuple):
 
 def _block_rows(n_components: int, n_features: int) -> int:
     """Rows per block so that an (rows, n_components * n_features) array fits the cache."""
-    return int(np.clip(_BLOCK_FLOATS // (n_components * n_features), 64, 8192))
+    return int(np.clip(_BLOCK_FLOATS // (n_components * n_features), 256, 16384))
 
 
 def _blocks(n_samples: int, rows: int):
@@ -142,20 +143,28 @@ def _log_density_full_block(X_block, prepared) -> np.ndarray:
     n_components = len(constants)
     projected = (X_block - centre) @ factors  # row n, slot k: (x_n - c) P_k
     projected -= offsets  # ... minus (mu_k - c) P_k = (x_n - mu_k) P_k
-    projected *= projected
-    mahalanobis = projected.reshape(len(X_block), n_components, -1).sum(axis=2)
+    projected = projected.reshape(len(X_block), n_components, -1)
+    mahalanobis = np.einsum("nki,nki->nk", projected, projected)
     return constants - 0.5 * mahalanobis
 
 
 def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
-    """:eq:`gmm-m-covariances`, centred at each component's new mean, block by block."""
+    """:eq:`gmm-m-covariances` from second moments accumulated block by block.
+
+    The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
+    ``Sigma_k = sum_n r_nk (x_n - c)(x_n - c)^T / N_k - (mu_k - c)(mu_k - c)^T``;
+    for a block, all components' moments are one matrix product.
+    """
     n_components, n_features = means.shape
-    scatter = np.zeros((n_components, n_features, n_features))
+    centre = counts @ means / counts.sum()  # the data mean
+    scatter = np.zeros((n_components * n_features, n_features))
     for rows in _blocks(len(X), _block_rows(n_components, n_features)):
-        centred = X[None, rows, :] - means[:, None, :]  # (K, B, d): x_n - mu_k
-        weighted = centred * resp[rows].T[:, :, None]  # r_nk (x_n - mu_k)
-        scatter += weighted.transpose(0, 2, 1) @ centred
-    covariances = scatter / counts[:, None, None]
+        centred = X[rows] - centre
+        weighted = resp[rows, :, None] * centred[:, None, :]  # (B, K, d): r_nk (x_n - c)
+        scatter += weighted.reshape(len(centred), -1).T @ centred
+    shifted = means - centre
+    covariances = scatter.reshape(n_components, n_features, n_features) / counts[:, None, None]
+    covariances -= shifted[:, :, None] * shifted[:, None, :]
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     return covariances
 

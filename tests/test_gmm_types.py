@@ -1,0 +1,270 @@
+"""emtutor.gmm with every covariance type, against naive oracles."""
+
+import warnings
+from functools import partial
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from emtutor import ConvergenceWarning, LikelihoodDecreaseError, datasets, gmm, run_em
+
+TYPES = ["full", "diag", "spherical", "tied"]
+
+
+def random_params(rng, k, d, covariance_type, offset=0.0):
+    weights = rng.dirichlet(np.ones(k))
+    means = rng.normal(0, 3, (k, d)) + offset
+    if covariance_type == "full":
+        A = rng.normal(size=(k, d, d))
+        covariances = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
+    elif covariance_type == "tied":
+        A = rng.normal(size=(d, d))
+        covariances = A @ A.T + 0.5 * np.eye(d)
+    elif covariance_type == "diag":
+        covariances = rng.uniform(0.3, 3, (k, d))
+    else:
+        covariances = rng.uniform(0.3, 3, k)
+    return gmm.GMMParams(weights, means, covariances)
+
+
+def sample_mixture(rng, params, n, covariance_type):
+    k, d = params.means.shape
+    full = gmm.full_covariances(params.covariances, k, d, covariance_type)
+    labels = rng.choice(k, size=n, p=params.weights)
+    noise = rng.normal(size=(n, d))
+    chol = np.linalg.cholesky(full)
+    return params.means[labels] + np.einsum("nij,nj->ni", chol[labels], noise)
+
+
+def naive_log_density(X, params, covariance_type):
+    k, d = params.means.shape
+    full = gmm.full_covariances(params.covariances, k, d, covariance_type)
+    return np.column_stack([multivariate_normal.logpdf(X, m, c) for m, c in zip(params.means, full)])
+
+
+def naive_m_step(X, resp, reg_covar, covariance_type):
+    n, d = X.shape
+    counts = resp.sum(axis=0) + 10 * np.finfo(float).eps
+    means = np.array([resp[:, k] @ X / counts[k] for k in range(len(counts))])
+    full = np.array([
+        (resp[:, k, None] * (X - means[k])).T @ (X - means[k]) / counts[k] for k in range(len(counts))
+    ])
+    if covariance_type == "full":
+        covariances = full + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        covariances = np.einsum("k,kij->ij", counts, full) / n + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        covariances = np.diagonal(full, axis1=1, axis2=2) + reg_covar
+    else:
+        covariances = np.diagonal(full, axis1=1, axis2=2).mean(axis=1) + reg_covar
+    return gmm.GMMParams(counts / n, means, covariances)
+
+
+# k * d large enough that the blocks are 1024 rows: 2500 rows span three blocks.
+@pytest.mark.parametrize("covariance_type", TYPES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_log_density_matches_scipy_across_blocks(covariance_type, seed):
+    rng = np.random.default_rng(seed)
+    params = random_params(rng, 8, 8, covariance_type, offset=1e3)  # far from the origin
+    X = sample_mixture(rng, params, 2500, covariance_type)
+    got = gmm.log_gaussian_density(X, params.means, params.covariances, covariance_type)
+    np.testing.assert_allclose(got, naive_log_density(X, params, covariance_type), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_e_step_is_bayes_rule_and_normaliser_is_log_likelihood(covariance_type, rng):
+    params = random_params(rng, 5, 3, covariance_type)
+    X = sample_mixture(rng, params, 700, covariance_type)
+    log_joint = np.log(params.weights) + naive_log_density(X, params, covariance_type)
+    expected_norm = np.log(np.exp(log_joint).sum(axis=1))
+    resp, log_norm = gmm.e_step(X, params, covariance_type)
+    np.testing.assert_allclose(log_norm, expected_norm, rtol=1e-12)
+    np.testing.assert_allclose(resp, np.exp(log_joint - expected_norm[:, None]), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-13)
+    assert gmm.log_likelihood(X, params, covariance_type) == pytest.approx(expected_norm.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+@pytest.mark.parametrize("reg_covar", [0.0, 1e-3])
+def test_m_step_matches_per_component_formulas(covariance_type, reg_covar, rng):
+    n, d, k = 2500, 8, 8
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 2, d) + 50.0  # offset: numerics of the moments
+    resp = rng.dirichlet(np.ones(k), size=n)
+    got = gmm.m_step(X, resp, reg_covar, covariance_type)
+    expected = naive_m_step(X, resp, reg_covar, covariance_type)
+    for name in gmm.GMMParams._fields:
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_em_log_likelihood_never_decreases_without_regularisation(covariance_type):
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        truth = random_params(rng, 3, 2, covariance_type)
+        X = sample_mixture(rng, truth, 300, covariance_type)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = gmm.fit(X, 3, covariance_type=covariance_type, reg_covar=0.0, tol=0.0,
+                             max_iter=40, random_state=seed)
+        lls = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+        assert np.all(np.diff(lls) >= -1e-9 * np.abs(lls[:-1]))
+
+
+def collapse_prone_data(seed):
+    """A broad cloud plus three nearly coincident points: components collapse onto them."""
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.normal(0, 1, (30, 2)), rng.normal(4, 0.05, (3, 2))])
+
+
+def regularised_bound(result, reg_covar, covariance_type):
+    """The lower bound (gmm-reg-bound) on each iteration's change of the log-likelihood."""
+    hist = result.history
+    k, d = hist.params[0].means.shape
+    bounds = []
+    for t in range(1, len(hist.params)):
+        old, new = (gmm.full_covariances(hist.params[s].covariances, k, d, covariance_type) for s in (t - 1, t))
+        traces = [np.trace(np.linalg.inv(c), axis1=1, axis2=2) for c in (old, new)]
+        bounds.append(0.5 * reg_covar * hist.resp[t - 1].sum(axis=0) @ (traces[1] - traces[0]))
+    return np.array(bounds)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_regularised_em_may_decrease_but_never_below_the_bound(covariance_type):
+    """With reg_covar > 0 the log-likelihood can go down (so the driver's plain
+    check would be wrong), but each change stays above the bound."""
+    reg_covar = 0.1
+    decreased = False
+    for seed in range(3):
+        X = collapse_prone_data(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = gmm.fit(X, 4, covariance_type=covariance_type, reg_covar=reg_covar,
+                             init="random_from_data", random_state=seed, tol=0.0, max_iter=60, record=True)
+        changes = np.diff(np.r_[result.initial_log_likelihood, result.log_likelihoods])
+        bounds = regularised_bound(result, reg_covar, covariance_type)
+        assert np.all(changes >= bounds - 1e-9 * np.abs(result.log_likelihoods))
+        assert np.all(np.isfinite(result.covariances))
+        decreased |= bool(np.any(changes < -1e-6))
+    assert decreased, "these problems are meant to show a decrease"
+
+
+def test_regularised_check_catches_a_wrong_m_step():
+    X = collapse_prone_data(0)
+    params = gmm.initial_params(X, 3, init="random_from_data", random_state=0)
+    good = partial(gmm.m_step, reg_covar=0.1)
+
+    def bad_m_step(X, resp):  # means pushed away from their maximiser
+        p = good(X, resp)
+        return p._replace(means=p.means + 0.5)
+
+    checked = gmm._e_step_checking_regularised_bound(gmm.e_step, 0.1, "full")
+    with pytest.raises(LikelihoodDecreaseError, match="below the bound"):
+        run_em(X, params, e_step=checked, m_step=bad_m_step, decrease_rtol=gmm._DRIVER_CHECK_OFF)
+
+
+def test_collapse_without_regularisation_raises_a_clear_error():
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(0, 1, (50, 2)), [[30.0, 30.0]]])  # one isolated point
+    means = np.array([[0.0, 0.0], [30.0, 30.0]])
+    with pytest.raises(ValueError, match="collapsed.*increase reg_covar"):
+        gmm.fit(X, 2, means=means, reg_covar=0.0)
+    result = gmm.fit(X, 2, means=means, reg_covar=1e-6)  # regularised: it continues
+    assert result.converged and np.all(np.isfinite(result.covariances))
+
+
+def test_seed_example_still_reproduces_exactly():
+    X, w, m, c = datasets.three_gaussians_init()
+    result = gmm.fit(X, 3, weights=w, means=m, covariances=c, reg_covar=0.0, tol=1e-4, max_iter=100)
+    assert result.n_iter == 41 and result.converged
+    assert f"{result.log_likelihood:.7f}" == "-1146.1036342"
+    np.testing.assert_allclose(result.weights, [0.33897411, 0.32778969, 0.3332362], atol=5e-9)
+    np.testing.assert_allclose(result.means[0], [-0.05306686, 4.80730254], atol=5e-9)
+    np.testing.assert_allclose(result.covariances[2], [[1.01449867, -0.15134066], [-0.15134066, 0.86954933]],
+                               atol=5e-9)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_explicit_initial_parameters_are_used_exactly(covariance_type, rng):
+    params = random_params(rng, 3, 2, covariance_type)
+    X = sample_mixture(rng, params, 200, covariance_type)
+    result = gmm.fit(X, 3, covariance_type=covariance_type, weights=params.weights, means=params.means,
+                     covariances=params.covariances, record=True, max_iter=5, tol=1e9)
+    for name in gmm.GMMParams._fields:
+        np.testing.assert_array_equal(getattr(result.history.params[0], name), getattr(params, name))
+
+
+def test_kmeans_plusplus_picks_distinct_points_one_per_far_cluster(rng):
+    centres = np.array([[0.0, 0.0], [1e3, 0.0], [0.0, 1e3], [1e3, 1e3]])
+    X = np.vstack([c + rng.normal(size=(50, 2)) for c in centres])
+    for seed in range(5):
+        means = gmm.kmeans_plusplus(X, 4, random_state=seed)
+        assert len(np.unique(means, axis=0)) == 4
+        assert all(any(np.all(m == x) for x in X) for m in means)
+        nearest = np.argmin(((means[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        assert sorted(nearest) == [0, 1, 2, 3]
+    np.testing.assert_array_equal(gmm.kmeans_plusplus(X, 4, 7), gmm.kmeans_plusplus(X, 4, 7))
+
+
+@pytest.mark.parametrize("init", gmm.INIT_METHODS)
+def test_init_methods_give_valid_distinct_means_and_data_covariance(init, rng):
+    X = rng.normal(size=(100, 3))
+    for covariance_type in TYPES:
+        p = gmm.initial_params(X, 4, covariance_type=covariance_type, init=init, random_state=1, reg_covar=0.0)
+        assert len(np.unique(p.means, axis=0)) == 4
+        np.testing.assert_allclose(p.weights, 0.25)
+        full = gmm.full_covariances(p.covariances, 4, 3, covariance_type)
+        data_cov = np.cov(X, rowvar=False, bias=True)
+        if covariance_type in ("full", "tied"):
+            np.testing.assert_allclose(full[0], data_cov, rtol=1e-12)
+        elif covariance_type == "diag":
+            np.testing.assert_allclose(np.diag(full[0]), np.diag(data_cov), rtol=1e-12)
+        else:
+            assert full[0, 0, 0] == pytest.approx(np.trace(data_cov) / 3, rel=1e-12)
+
+
+def test_restarts_keep_the_best_and_count_the_optima():
+    X = datasets.three_gaussians()
+    result = gmm.fit(X, 3, covariance_type="tied", n_init=8, init="random_from_data", random_state=0)
+    summary = result.restarts
+    assert len(summary.log_likelihoods) == 8 and summary.counts.sum() == 8
+    assert result.log_likelihood == summary.log_likelihoods.max() == summary.log_likelihoods[summary.best]
+    assert summary.optima[0] == summary.log_likelihoods.max()
+    assert np.all(np.diff(summary.optima) < -summary.atol)  # distinct and best first
+    for value, count in zip(summary.optima, summary.counts):
+        assert np.sum(np.abs(summary.log_likelihoods - value) <= summary.atol * len(X)) >= count
+    single = gmm.fit(X, 3, covariance_type="tied", init="random_from_data", random_state=0)
+    assert result.log_likelihood >= single.log_likelihood - 1e-9
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"covariance_type": "banana"}, "covariance_type must be one of"),
+        ({"init": "kmeans"}, "init must be one of"),
+        ({"n_init": 0}, "n_init must be"),
+        ({"covariance_type": "diag", "covariances": np.ones((3, 2, 2))}, "covariances must have shape"),
+        ({"covariance_type": "spherical", "covariances": np.array([1.0, 0.0, 1.0])}, "must be positive"),
+        ({"covariance_type": "tied", "covariances": np.diag([1.0, -1.0])}, "not positive definite"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_it(kwargs, message):
+    X = datasets.three_gaussians()
+    with pytest.raises(ValueError, match=message):
+        gmm.fit(X, 3, **kwargs)
+
+
+@pytest.mark.parametrize("init", gmm.INIT_METHODS)
+def test_fewer_distinct_points_than_components(init):
+    X = np.repeat([[0.0, 1.0], [2.0, 3.0]], 40, axis=0)
+    with pytest.raises(ValueError, match="only 2 distinct points, fewer than n_components=3"):
+        gmm.fit(X, 3, init=init)
+    with pytest.raises(ValueError, match="only 2 distinct points"):
+        gmm.kmeans_plusplus(X, 3, random_state=0)
+
+
+def test_unknown_covariance_type_in_the_steps(rng):
+    X = rng.normal(size=(10, 2))
+    params = random_params(rng, 2, 2, "full")
+    with pytest.raises(ValueError, match="covariance_type must be one of"):
+        gmm.e_step(X, params, "Full")
