@@ -35,7 +35,6 @@ from functools import partial
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from ._validation import (
     as_data_matrix,
@@ -91,7 +90,7 @@ class GMMParams(NamedTuple):
 
 def _block_rows(n_components: int, n_features: int) -> int:
     """Rows per block so that an (rows, n_components * n_features) array fits the cache."""
-    return int(np.clip(_BLOCK_FLOATS // (n_components * n_features), 256, 16384))
+    return int(np.clip(_BLOCK_FLOATS // (n_components * n_features), 256, 4096))
 
 
 def _blocks(n_samples: int, rows: int):
@@ -105,20 +104,31 @@ def _blocks(n_samples: int, rows: int):
 
 
 def _precision_cholesky_full(covariances) -> np.ndarray:
-    """Upper-triangular ``P[k]`` with ``inv(covariances[k]) = P[k] @ P[k].T``."""
-    n_components, n_features, _ = covariances.shape
-    prec_chol = np.empty_like(covariances)
-    for k, cov in enumerate(covariances):
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                f"the covariance of component {k} is not positive definite (the "
-                "component has collapsed onto too few points); increase reg_covar, "
-                "use fewer components, or start from other initial parameters"
-            ) from None
-        prec_chol[k] = solve_triangular(chol, np.eye(n_features), lower=True, check_finite=False).T
-    return prec_chol
+    """Upper-triangular ``P[k]`` with ``inv(covariances[k]) = P[k] @ P[k].T``.
+
+    ``P[k]`` is the transposed inverse of the Cholesky factor ``L[k]`` of
+    ``covariances[k] = L[k] @ L[k].T``.  (numpy's batched inverse is used
+    rather than a triangular solve per component: for small matrices it is
+    much cheaper per call.)
+    """
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        k = next(k for k, cov in enumerate(covariances) if not _is_positive_definite(cov))
+        raise ValueError(
+            f"the covariance of component {k} is not positive definite (the "
+            "component has collapsed onto too few points); increase reg_covar, "
+            "use fewer components, or start from other initial parameters"
+        ) from None
+    return np.tril(np.linalg.inv(chol)).transpose(0, 2, 1)
+
+
+def _is_positive_definite(matrix) -> bool:
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
 
 
 def _prepare_full(means, covariances):
@@ -398,7 +408,8 @@ def m_step(X, resp, reg_covar: float = 0.0, covariance_type: str = "full") -> GM
 
     Implements :eq:`gmm-m-weights`, :eq:`gmm-m-means` and
     :eq:`gmm-m-covariances` (restricted to the covariance type), then adds
-    ``reg_covar`` to every covariance's diagonal.  ``N_k`` gets a floor of
+    ``reg_covar`` to every covariance's diagonal.  The second moments are
+    accumulated block by block about the data mean (:eq:`gmm-shifted-scatter`).  ``N_k`` gets a floor of
     ``10 * eps`` so an empty component gives zero (not NaN) statistics; its
     covariance is then singular unless ``reg_covar > 0`` and the next
     E-step says so.

@@ -165,11 +165,14 @@ class GaussianMixture:
 
     # -- using a fitted model -----------------------------------------------
 
-    def _check_fitted_X(self, X) -> np.ndarray:
+    def _check_fitted(self) -> None:
         if not hasattr(self, "weights_"):
             raise NotFittedError(
                 "this GaussianMixture is not fitted yet; call fit(X) before using it"
             )
+
+    def _check_fitted_X(self, X) -> np.ndarray:
+        self._check_fitted()
         X = as_data_matrix(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -181,7 +184,7 @@ class GaussianMixture:
     @property
     def params_(self) -> gmm.GMMParams:
         """The fitted parameters as a :class:`emtutor.gmm.GMMParams`."""
-        self._check_fitted_X(np.zeros((1, getattr(self, "n_features_in_", 1))))
+        self._check_fitted()
         return gmm.GMMParams(self.weights_, self.means_, self.covariances_)
 
     def _e_step(self, X):
@@ -231,7 +234,7 @@ class GaussianMixture:
             The component that generated each point.
         """
         n_samples = check_positive_int(n_samples, "n_samples", 1)
-        self._check_fitted_X(np.zeros((1, getattr(self, "n_features_in_", 1))))
+        self._check_fitted()
         rng = np.random.default_rng(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
         covariances = gmm.full_covariances(

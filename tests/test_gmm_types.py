@@ -231,8 +231,10 @@ def test_restarts_keep_the_best_and_count_the_optima():
     assert result.log_likelihood == summary.log_likelihoods.max() == summary.log_likelihoods[summary.best]
     assert summary.optima[0] == summary.log_likelihoods.max()
     assert np.all(np.diff(summary.optima) < -summary.atol)  # distinct and best first
-    for value, count in zip(summary.optima, summary.counts):
-        assert np.sum(np.abs(summary.log_likelihoods - value) <= summary.atol * len(X)) >= count
+    # every restart is counted once, with the optimum it ended next to
+    nearest = np.argmin(np.abs(summary.log_likelihoods[:, None] - summary.optima[None]), axis=1)
+    np.testing.assert_array_equal(np.bincount(nearest, minlength=len(summary.optima)), summary.counts)
+    assert len(summary.optima) >= 2  # this problem has more than one local maximum
     single = gmm.fit(X, 3, covariance_type="tied", init="random_from_data", random_state=0)
     assert result.log_likelihood >= single.log_likelihood - 1e-9
 

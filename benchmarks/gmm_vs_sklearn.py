@@ -1,0 +1,300 @@
+"""Time per EM iteration and peak memory: emtutor.gmm against scikit-learn.
+
+Both start from identical initial parameters on the same data and run the
+same EM iterations; the script measures, in one run,
+
+* the time of one EM iteration (an E-step followed by an M-step): for
+  emtutor ``gmm.e_step`` + ``gmm.m_step``, exactly what ``run_em`` does per
+  iteration; for scikit-learn ``_e_step`` + ``_m_step`` (private methods),
+  exactly what ``GaussianMixture.fit`` does per iteration.  Each repeat times
+  a few iterations; the median over repeats is reported, and the two
+  libraries' repeats are interleaved so both see the same machine load;
+* the peak memory allocated during one iteration (``tracemalloc``, which
+  numpy reports its array buffers to), measured in separate runs;
+* the log-likelihoods the two compute after the timed iterations, which must
+  agree;
+* at n = 1e4 only, the density-based implementation of the book's first
+  chapter (``scipy.stats.multivariate_normal.pdf``, one loop per component).
+
+It prints the ratio emtutor / scikit-learn per case and writes
+``book/data/gmm_benchmark.csv``, ``book/data/gmm_benchmark_env.txt`` and the
+figure ``book/figures/gmm_benchmark.png`` used by the book's Performance page.
+
+BLAS threads: both libraries run with the same number of BLAS threads
+(``--threads``, default 1).  On a machine shared with other jobs, OpenBLAS
+threads that wait for a busy core make each matrix product cost
+milliseconds more, which swamps per-iteration timings of many small
+products; one thread per process measures the work itself.
+
+Usage::
+
+    python benchmarks/gmm_vs_sklearn.py            # the full grid (several minutes)
+    python benchmarks/gmm_vs_sklearn.py --quick    # n <= 1e5, for a quick look
+
+Goal (issue 4): ratio <= 0.33 at n=1e6, d=16, k=8 (full) and <= 0.75 in
+every case, with peak memory no larger than scikit-learn's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import multivariate_normal
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+
+from emtutor import gmm
+
+ROOT = Path(__file__).resolve().parent.parent
+REG_COVAR = 1e-6
+
+
+def make_problem(n, d, k, covariance_type, seed=0):
+    """Data from a k-component mixture and initial parameters shared by both libraries."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (k, d))
+    labels = rng.integers(k, size=n)
+    X = centres[labels] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, k)[labels, None]
+    means = X[rng.choice(n, size=k, replace=False)]
+    data_cov = np.cov(X, rowvar=False, bias=True) + REG_COVAR * np.eye(d)
+    covariances = gmm.COVARIANCE_TYPES[covariance_type].from_full(data_cov, k)
+    return X, gmm.GMMParams(np.full(k, 1.0 / k), means, covariances)
+
+
+# --- one EM iteration in each implementation ---------------------------------
+
+
+class Emtutor:
+    def __init__(self, X, params, covariance_type):
+        self.X, self.params, self.covariance_type = X, params, covariance_type
+
+    def iterate(self):
+        resp, log_norm = gmm.e_step(self.X, self.params, self.covariance_type)
+        self.params = gmm.m_step(self.X, resp, REG_COVAR, self.covariance_type)
+        return float(np.sum(log_norm))
+
+
+class Sklearn:
+    def __init__(self, X, params, covariance_type):
+        self.X = X
+        k = len(params.weights)
+        precisions = np.linalg.inv(params.covariances) if covariance_type == "full" else 1 / params.covariances
+        model = SklearnGaussianMixture(
+            k, covariance_type=covariance_type, reg_covar=REG_COVAR, weights_init=params.weights,
+            means_init=params.means, precisions_init=precisions, init_params="random_from_data",
+            max_iter=1, tol=0.0, warm_start=True, random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=SklearnConvergenceWarning)
+            model.fit(X[: max(10 * k, 100)])  # validates the settings; parameters are reset below
+        model.weights_, model.means_, model.covariances_ = params
+        model.precisions_cholesky_ = _compute_precision_cholesky(params.covariances, covariance_type)
+        self.model = model
+
+    def iterate(self):
+        log_prob_norm, log_resp = self.model._e_step(self.X)  # as in GaussianMixture.fit
+        self.model._m_step(self.X, log_resp)
+        return float(log_prob_norm) * len(self.X)
+
+
+class Naive:
+    """The book's first implementation: densities, one loop per component (full only)."""
+
+    def __init__(self, X, params, covariance_type):
+        self.X, (self.weights, self.means, self.covariances) = X, params
+
+    def iterate(self):
+        X, k = self.X, len(self.weights)
+        weighted = np.column_stack([
+            self.weights[i] * multivariate_normal.pdf(X, self.means[i], self.covariances[i]) for i in range(k)
+        ])
+        total = weighted.sum(axis=1)
+        resp = weighted / total[:, None]
+        counts = resp.sum(axis=0)
+        self.weights = counts / len(X)
+        self.means = np.array([resp[:, i] @ X / counts[i] for i in range(k)])
+        self.covariances = np.array([
+            (resp[:, i, None] * (X - self.means[i])).T @ (X - self.means[i]) / counts[i]
+            + REG_COVAR * np.eye(X.shape[1])
+            for i in range(k)
+        ])
+        return float(np.sum(np.log(total)))
+
+
+# --- measuring ----------------------------------------------------------------
+
+
+def seconds_per_iteration(runner, n_iter):
+    start = time.perf_counter()
+    for _ in range(n_iter):
+        runner.iterate()
+    return (time.perf_counter() - start) / n_iter
+
+
+def peak_bytes_of_one_iteration(runner):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    runner.iterate()
+    peak = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
+    return peak
+
+
+def iterations_for(n):
+    return {10_000: 20, 100_000: 4}.get(n, 2)
+
+
+def run_case(n, d, k, covariance_type, repeats, with_naive):
+    X, params = make_problem(n, d, k, covariance_type)
+    n_iter = iterations_for(n)
+    ours, theirs = Emtutor(X, params, covariance_type), Sklearn(X, params, covariance_type)
+    ours.iterate(), theirs.iterate()  # warm-up, and both are now one iteration in
+    times = {"emtutor": [], "sklearn": []}
+    for _ in range(repeats):  # interleaved, so both see the same load
+        times["emtutor"].append(seconds_per_iteration(ours, n_iter))
+        times["sklearn"].append(seconds_per_iteration(theirs, n_iter))
+    ll_ours, ll_theirs = ours.iterate(), theirs.iterate()  # same number of iterations each
+    row = {
+        "n": n, "d": d, "k": k, "covariance": covariance_type,
+        "emtutor_ms": 1e3 * statistics.median(times["emtutor"]),
+        "sklearn_ms": 1e3 * statistics.median(times["sklearn"]),
+    }
+    row["time_ratio"] = row["emtutor_ms"] / row["sklearn_ms"]
+    row["emtutor_peak_mb"] = peak_bytes_of_one_iteration(ours) / 2**20
+    row["sklearn_peak_mb"] = peak_bytes_of_one_iteration(theirs) / 2**20
+    row["memory_ratio"] = row["emtutor_peak_mb"] / row["sklearn_peak_mb"]
+    row["loglik_rel_diff"] = abs(ll_ours - ll_theirs) / abs(ll_theirs)
+    row["naive_ms"] = ""
+    if with_naive:
+        naive = Naive(X, params, covariance_type)
+        row["naive_ms"] = 1e3 * statistics.median(seconds_per_iteration(naive, 3) for _ in range(repeats))
+    return row
+
+
+def environment():
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['num_threads']} threads)"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    import scipy
+    import sklearn
+
+    return [
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}",
+        f"BLAS: {'; '.join(blas)}",
+        f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}",
+    ]
+
+
+FIELDS = ["n", "d", "k", "covariance", "emtutor_ms", "sklearn_ms", "time_ratio", "emtutor_peak_mb",
+          "sklearn_peak_mb", "memory_ratio", "loglik_rel_diff", "naive_ms"]
+
+
+def fmt(value):
+    if isinstance(value, float):
+        return f"{value:.3g}" if value < 1e-2 else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    labels = [f"{r['covariance']} n={r['n']:.0e} d={r['d']} k={r['k']}".replace("+0", "") for r in rows]
+    y = np.arange(len(rows))
+    colours = ["C0" if r["covariance"] == "full" else "C1" for r in rows]
+    ax_t.barh(y, [r["time_ratio"] for r in rows], color=colours)
+    ax_t.axvline(0.75, color="k", ls="--", lw=1, label="goal 0.75")
+    ax_t.axvline(0.33, color="r", ls=":", lw=1, label="goal 0.33 (n=1e6, d=16, k=8, full)")
+    ax_t.axvline(1.0, color="grey", lw=0.8)
+    ax_t.set_yticks(y, labels, fontsize=7)
+    ax_t.invert_yaxis()
+    ax_t.set_xlabel("time per EM iteration, emtutor / scikit-learn")
+    ax_t.legend(fontsize=7, loc="lower right")
+    ax_m.barh(y, [r["memory_ratio"] for r in rows], color=colours)
+    ax_m.axvline(1.0, color="k", ls="--", lw=1, label="goal 1.0")
+    ax_m.set_xlabel("peak memory of an iteration, emtutor / scikit-learn")
+    ax_m.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="only n in {1e4, 1e5}")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-write", action="store_true", help="print only; do not update the book's data")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS threads for both libraries (default 1: see the module docstring)")
+    parser.add_argument("--case", nargs=4, metavar=("N", "D", "K", "COV"), help="run one case only")
+    args = parser.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads, user_api="blas")
+    if args.case:
+        n, d, k, cov = args.case
+        row = run_case(int(float(n)), int(d), int(k), cov, args.repeats, with_naive=False)
+        print({key: fmt(value) for key, value in row.items()})
+        return
+
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    env = environment()
+    print("\n".join(env))
+    print(f"{'case':<28} {'emtutor ms':>11} {'sklearn ms':>11} {'ratio':>6} {'mem ratio':>9} "
+          f"{'ll rel diff':>11} {'naive/sk':>8}")
+    rows = []
+    for covariance_type in ["full", "diag"]:
+        for n in sizes:
+            for d in [2, 16]:
+                for k in [3, 8]:
+                    row = run_case(n, d, k, covariance_type, args.repeats,
+                                   with_naive=(n == 10_000 and covariance_type == "full"))
+                    rows.append(row)
+                    naive = f"{row['naive_ms'] / row['sklearn_ms']:8.1f}" if row["naive_ms"] != "" else ""
+                    print(f"{covariance_type:<5} n={n:<8} d={d:<3} k={k:<3}   {row['emtutor_ms']:11.2f} "
+                          f"{row['sklearn_ms']:11.2f} {row['time_ratio']:6.3f} {row['memory_ratio']:9.3f} "
+                          f"{row['loglik_rel_diff']:11.1e} {naive}", flush=True)
+
+    worst = max(r["time_ratio"] for r in rows)
+    big = [r["time_ratio"] for r in rows if (r["n"], r["d"], r["k"], r["covariance"]) == (1_000_000, 16, 8, "full")]
+    print(f"worst time ratio {worst:.3f} (goal <= 0.75); largest memory ratio "
+          f"{max(r['memory_ratio'] for r in rows):.3f} (goal <= 1)")
+    if big:
+        print(f"n=1e6, d=16, k=8, full: ratio {big[0]:.3f} (goal <= 0.33)")
+    if args.no_write:
+        return
+    data = ROOT / "book" / "data"
+    with open(data / "gmm_benchmark.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(FIELDS)
+        for r in rows:
+            writer.writerow([fmt(r[name]) for name in FIELDS])
+    (data / "gmm_benchmark_env.txt").write_text(
+        "\n".join(env + [f"repeats: {args.repeats}, command: python benchmarks/gmm_vs_sklearn.py "
+                         + " ".join(sys.argv[1:] if argv is None else argv)]) + "\n"
+    )
+    plot(rows, ROOT / "book" / "figures" / "gmm_benchmark.png")
+    print("wrote book/data/gmm_benchmark.csv, book/data/gmm_benchmark_env.txt, book/figures/gmm_benchmark.png")
+
+
+if __name__ == "__main__":
+    main()
