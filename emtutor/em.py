@@ -160,7 +160,7 @@ def run_em(
         ``m_step(data, expectations) -> params``.
     tol : float, default 1e-4
         Stopping threshold on the absolute change of the *total*
-        log-likelihood (not per sample).
+        log-likelihood (not per sample): the rule :eq:`em-stop-total`.
     max_iter : int, default 100
         Maximum number of iterations; reaching it emits a
         :class:`ConvergenceWarning`.
