@@ -6,20 +6,26 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-from . import datasets, em, gmm, plotting
+
 from . import elbo, coins
+from . import datasets, em, gmm, hmm, hmm_core, plotting
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
+from .hmm import CategoricalHMM, GaussianHMM
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CategoricalHMM",
     "ConvergenceWarning",
     "EMResult",
+    "GaussianHMM",
     "LikelihoodDecreaseError",
     "run_em",
     "datasets",
     "em",
     "gmm",
+    "hmm",
+    "hmm_core",
     "plotting",
     "elbo",
     "coins",

@@ -75,3 +75,16 @@ def check_spd_stack(covariances, shape: tuple, name: str) -> np.ndarray:
         except np.linalg.LinAlgError:
             raise ValueError(f"{name}[{i}] is not positive definite") from None
     return covariances
+
+
+def check_stochastic_matrix(matrix, shape: tuple, name: str, atol: float = 1e-8) -> np.ndarray:
+    """Check a matrix whose rows are probability distributions."""
+    matrix = check_shape(matrix, shape, name)
+    if np.any(matrix < 0):
+        i, j = np.argwhere(matrix < 0)[0]
+        raise ValueError(f"{name} must be non-negative, got {name}[{i}, {j}] = {matrix[i, j]!r}")
+    sums = matrix.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if len(bad):
+        raise ValueError(f"every row of {name} must sum to 1, but row {bad[0]} sums to {sums[bad[0]]!r}")
+    return matrix

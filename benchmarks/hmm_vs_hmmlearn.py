@@ -1,0 +1,112 @@
+"""Time per Baum–Welch iteration: emtutor (NumPy/SciPy) against hmmlearn (compiled).
+
+Both start from the same parameters; one iteration is one E-step
+(forward–backward and expected counts) and one M-step.  For hmmlearn that
+is ``fit`` with ``n_iter=1`` and no initialisation, with its default
+log-space implementation and with ``implementation="scaling"``.  Each time
+is the best of ``--repeat`` runs.  The goal (issue 6) is a ratio of at most
+3 at T=1e5, K=4.
+
+    .venv/bin/python benchmarks/hmm_vs_hmmlearn.py            # full grid
+    .venv/bin/python benchmarks/hmm_vs_hmmlearn.py --quick    # T=1e5, K=4 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from hmmlearn import hmm as hl
+
+from emtutor import hmm
+
+N_SYMBOLS = 6
+N_FEATURES = 2
+
+
+def best_time(fn, repeat):
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def problem(kind, T, K, seed=0):
+    rng = np.random.default_rng(seed)
+    transmat = 0.7 * np.eye(K) + 0.3 * rng.dirichlet(np.ones(K), size=K)
+    startprob = np.full(K, 1.0 / K)
+    if kind == "categorical":
+        true = hmm.CategoricalHMMParams(startprob, transmat, rng.dirichlet(np.ones(N_SYMBOLS), size=K))
+        X, _ = hmm.sample(true, T, rng)
+        init = true._replace(emissionprob=rng.dirichlet(np.ones(N_SYMBOLS), size=K))
+    else:
+        true = hmm.GaussianHMMParams(startprob, transmat, 3.0 * rng.standard_normal((K, N_FEATURES)),
+                                     np.ones((K, N_FEATURES)))
+        X, _ = hmm.sample(true, T, rng)
+        init = true._replace(means=true.means + rng.standard_normal((K, N_FEATURES)))
+    return X, init
+
+
+def emtutor_iteration(kind, X, init):
+    data = hmm.as_sequences(X, kind=kind)
+    reg = 0.0
+
+    def run():
+        stats, _ = hmm.e_step(data, init, reg_covar=reg)
+        hmm.m_step(data, stats, reg_covar=reg)
+
+    return run
+
+
+def hmmlearn_iteration(kind, X, init, implementation):
+    K = len(init.startprob)
+    if kind == "categorical":
+        model = hl.CategoricalHMM(K, n_features=N_SYMBOLS, n_iter=1, init_params="", params="ste",
+                                  implementation=implementation)
+        model.emissionprob_ = init.emissionprob.copy()
+        obs = X[:, None]
+    else:
+        model = hl.GaussianHMM(K, covariance_type="diag", n_iter=1, init_params="", params="stmc",
+                               implementation=implementation, covars_prior=0.0)
+        model.means_, model.covars_ = init.means.copy(), init.covariances.copy()
+        obs = X
+    model.startprob_, model.transmat_ = init.startprob.copy(), init.transmat.copy()
+
+    def run():
+        model.startprob_, model.transmat_ = init.startprob.copy(), init.transmat.copy()
+        if kind == "categorical":
+            model.emissionprob_ = init.emissionprob.copy()
+        else:
+            model.means_, model.covars_ = init.means.copy(), init.covariances.copy()
+        model.fit(obs)
+
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only T=1e5, K=4")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    grid = [(10**5, 4)] if args.quick else [(T, K) for T in (10**3, 10**4, 10**5) for K in (2, 4, 8)]
+    warnings.simplefilter("ignore")  # hmmlearn warns that one iteration does not converge
+    print(f"{'emission':<12}{'T':>8}{'K':>4}{'emtutor s':>12}{'hmmlearn s':>12}{'ratio':>8}"
+          f"{'scaling s':>12}{'ratio':>8}")
+    for kind in ("categorical", "gaussian"):
+        for T, K in grid:
+            X, init = problem(kind, T, K)
+            ours = best_time(emtutor_iteration(kind, X, init), args.repeat)
+            theirs = best_time(hmmlearn_iteration(kind, X, init, "log"), args.repeat)
+            scaling = best_time(hmmlearn_iteration(kind, X, init, "scaling"), args.repeat)
+            print(f"{kind:<12}{T:>8}{K:>4}{ours:>12.4f}{theirs:>12.4f}{ours / theirs:>8.2f}"
+                  f"{scaling:>12.4f}{ours / scaling:>8.2f}", flush=True)
+    print("ratio = emtutor time / hmmlearn time per Baum-Welch iteration (lower is better); "
+          "goal: <= 3 at T=100000, K=4")
+
+
+if __name__ == "__main__":
+    main()
