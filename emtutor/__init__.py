@@ -6,9 +6,8 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-
-from . import elbo, coins
 from . import datasets, em, gmm, hmm, hmm_core, plotting
+from . import elbo, coins
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
 
