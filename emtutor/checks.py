@@ -366,7 +366,7 @@ def _hmm_cases(long=True, single=True):
     if single:
         cases.append(("a single observation", np.array([5]), *_CASINO))
     if long:
-        cases.append(("casino, 3000 rolls (long sequence)", _sample(*_CASINO, 3000, rng), *_CASINO))
+        cases.append(("casino, 1000 rolls (long sequence)", _sample(*_CASINO, 1000, rng), *_CASINO))
     return cases
 
 
@@ -434,7 +434,7 @@ def check_forward(forward: Callable) -> None:
         alpha, loglik = out
         ref_alpha, log_scale = hmm_core.forward(_frame(x, emissionprob), startprob, transmat)
         alpha_arr = _as_array(alpha, name, "alpha", case)
-        if len(x) > 1000 and alpha_arr.shape == ref_alpha.shape and (
+        if len(x) >= 1000 and alpha_arr.shape == ref_alpha.shape and (
             not np.all(np.isfinite(alpha_arr)) or np.any(alpha_arr.sum(axis=1) == 0)
         ):
             raise AssertionError(f"{name}: alpha is 0 or NaN. Likely mistake: {_SCALE_HINT}  (case: {case})")
@@ -454,7 +454,7 @@ def check_forward(forward: Callable) -> None:
         got_ll = _as_array(loglik, name, "the log-likelihood", case)
         if got_ll.size != 1:
             raise AssertionError(f"{name}: the log-likelihood must be one number, got shape {got_ll.shape}  (case: {case})")
-        if not np.isfinite(got_ll.reshape(())) and len(x) > 1000:
+        if not np.isfinite(got_ll.reshape(())) and len(x) >= 1000:
             raise AssertionError(f"{name}: the log-likelihood is not finite. Likely mistake: {_SCALE_HINT}  (case: {case})")
         _compare(name, "the log-likelihood", got_ll.reshape(()), expected, case, [
             ("returned only log c_T; the log-likelihood is the sum of the logs of all scaling factors",
@@ -490,7 +490,7 @@ def check_posteriors(posteriors: Callable) -> None:
         got = _call(posteriors, name, case, x, startprob, transmat, emissionprob)
         expected = hmm_core.forward_backward(_frame(x, emissionprob), startprob, transmat, "scaled")[0]
         got_arr = _as_array(got, name, "gamma", case)
-        if len(x) > 1000 and got_arr.shape == expected.shape and not np.all(np.isfinite(got_arr)):
+        if len(x) >= 1000 and got_arr.shape == expected.shape and not np.all(np.isfinite(got_arr)):
             raise AssertionError(
                 f"{name}: gamma contains NaN or inf. Likely mistake: the forward or backward pass is "
                 f"not rescaled (both underflow on long sequences); scale beta_t by the forward pass's c_{{t+1}}  (case: {case})"
