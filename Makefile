@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: help setup book test test-unit test-notebooks lab execute clean
+.PHONY: help setup book test test-unit test-notebooks lab execute assignments clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (warnings are errors)"
 	@echo "make test   unit tests, every notebook re-executed and compared (nbval), book build"
 	@echo "make lab    open the chapters in JupyterLab with this project's kernel"
 	@echo "make execute  re-execute every chapter in place (after editing one)"
+	@echo "make assignments  student versions of book/assignments/ (nbgrader) into _build/assignments"
 
 setup: $(STAMP)
 
@@ -43,6 +44,10 @@ execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 \
 	  $$(find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_build/*')
+
+# Student versions of the assignments, made by nbgrader itself (see tools/generate_assignments.py)
+assignments: $(STAMP)
+	$(BIN)/python tools/generate_assignments.py _build/assignments
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
