@@ -474,3 +474,22 @@ def test_bad_gaussian_input():
         hmm.fit_categorical([0, 1, 0], 2, learn="sx")
     with pytest.raises(ValueError, match="method"):
         hmm_core.forward_backward(np.zeros((2, 2)), np.array([0.5, 0.5]), np.eye(2), method="fast")
+
+
+def test_chunked_filter_survives_nearly_deterministic_chains_and_separated_states():
+    # each chunk's transfer matrix has rows differing by hundreds of orders of
+    # magnitude; the stitching must combine them in log space, not as 0 / 0
+    params = hmm.GaussianHMMParams(
+        np.array([1.0, 0.0]),
+        np.array([[1 - 1e-12, 1e-12], [1e-12, 1 - 1e-12]]),
+        np.array([[-5.0], [5.0]]),
+        np.array([[0.01], [0.01]]),
+    )
+    x = np.r_[np.full(150, -5.0), np.full(150, 5.0)][:, None] + 0.1 * np.random.default_rng(1).standard_normal((300, 1))
+    frame = hmm.frame_log_likelihood(x, params)
+    oracle = hmm_core.forward_backward(frame, params.startprob, params.transmat, "log")
+    fast = hmm_core.forward_backward(frame, params.startprob, params.transmat, "chunked")
+    assert fast[2] == pytest.approx(oracle[2], rel=1e-12)
+    np.testing.assert_allclose(fast[0], oracle[0], atol=1e-12)
+    np.testing.assert_allclose(fast[1], oracle[1], atol=1e-9)
+    assert np.array_equal(np.argmax(fast[0], axis=1), np.r_[np.zeros(150), np.ones(150)])
