@@ -15,7 +15,7 @@ WIDGET_JS := _widget_js/widgets
 WIDGET_FILES := $(WIDGET_JS)/embed-amd.js $(WIDGET_JS)/setup.js
 HTML_MANAGER := node_modules/@jupyter-widgets/html-manager
 
-.PHONY: help setup book test test-unit test-notebooks test-browser lab execute clean
+.PHONY: help setup book test test-unit test-notebooks test-browser lab execute assignments clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (warnings are errors)"
@@ -23,6 +23,7 @@ help:
 	@echo "            compared (nbval) and every page checked in Chromium (tests/test_browser.py)"
 	@echo "make lab    open the chapters in JupyterLab with this project's kernel"
 	@echo "make execute  re-execute every chapter in place (after editing one)"
+	@echo "make assignments  student versions of book/assignments/ (nbgrader) into _build/assignments"
 
 setup: $(STAMP) $(WIDGET_FILES)
 
@@ -68,6 +69,10 @@ execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 \
 	  $$(find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_build/*')
+
+# Student versions of the assignments, made by nbgrader itself (see tools/generate_assignments.py)
+assignments: $(STAMP)
+	$(BIN)/python tools/generate_assignments.py _build/assignments
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis _widget_js

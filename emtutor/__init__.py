@@ -6,7 +6,7 @@ equations and a ``fit`` that runs them with the one generic driver
 :func:`emtutor.em.run_em`.
 """
 
-from . import coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, mixture, plotting, widgets
+from . import checks, coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, mixture, plotting, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
 from .lda import LatentDirichletAllocation
@@ -29,6 +29,7 @@ __all__ = [
     "LatentDirichletAllocation",
     "MissingNormal",
     # modules
+    "checks",
     "coins",
     "datasets",
     "elbo",
