@@ -7,11 +7,11 @@ equations and a ``fit`` that runs them with the one generic driver
 """
 
 from . import checks, coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, mixture, plotting, widgets
-from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, run_em
+from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
 from .hmm import CategoricalHMM, GaussianHMM
 from .lda import LatentDirichletAllocation
 from .missing import MissingNormal
-from .mixture import GaussianMixture, NotFittedError
+from .mixture import GaussianMixture
 
 __version__ = "0.1.0"
 

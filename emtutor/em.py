@@ -28,6 +28,7 @@ import numpy as np
 __all__ = [
     "ConvergenceWarning",
     "LikelihoodDecreaseError",
+    "NotFittedError",
     "EMHistory",
     "EMResult",
     "run_em",
@@ -36,6 +37,15 @@ __all__ = [
 
 class ConvergenceWarning(UserWarning):
     """EM stopped at ``max_iter`` before the log-likelihood settled."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator method that needs a fitted model was called before ``fit``.
+
+    Shared by every estimator in :mod:`emtutor` (``GaussianMixture``,
+    ``CategoricalHMM``, ``GaussianHMM``, ``MissingNormal``,
+    ``LatentDirichletAllocation``).
+    """
 
 
 class LikelihoodDecreaseError(RuntimeError):

@@ -42,7 +42,7 @@ from ._validation import (
     check_spd_stack,
     check_stochastic_matrix,
 )
-from .em import EMResult, run_em
+from .em import EMResult, NotFittedError, run_em
 from .gmm import log_gaussian_density
 
 __all__ = [
@@ -797,7 +797,7 @@ class _BaseHMM:
 
     def _check_fitted(self):
         if not hasattr(self, "transmat_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _data(self, X, lengths):
         self._check_fitted()

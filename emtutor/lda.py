@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from scipy.special import digamma, gammaln, polygamma
 
 from ._validation import check_nonnegative, check_positive_int
-from .em import EMResult, run_em
+from .em import EMResult, NotFittedError, run_em
 
 __all__ = [
     "LDAParams",
@@ -867,7 +867,7 @@ class LatentDirichletAllocation:
 
     def _check_fitted(self):
         if not hasattr(self, "params_"):
-            raise ValueError("this LatentDirichletAllocation is not fitted yet; call fit(X) first")
+            raise NotFittedError("this LatentDirichletAllocation is not fitted yet; call fit(X) first")
 
     def transform(self, X) -> np.ndarray:
         """Posterior mean topic proportions of documents, shape (n_docs, n_topics)."""

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import check_positive_int, check_shape
-from .em import EMResult, run_em
+from .em import EMResult, NotFittedError, run_em
 
 __all__ = [
     "MissingNormalParams",
@@ -554,7 +554,7 @@ class MissingNormal:
 
     def _check_fitted(self):
         if not hasattr(self, "mean_"):
-            raise ValueError("this MissingNormal is not fitted yet; call fit(X) first")
+            raise NotFittedError("this MissingNormal is not fitted yet; call fit(X) first")
 
 
 def _as_data_with_missing(X, name: str = "X") -> np.ndarray:

@@ -16,12 +16,9 @@ import numpy as np
 
 from . import gmm
 from ._validation import as_data_matrix, check_positive_int
+from .em import NotFittedError
 
-__all__ = ["GaussianMixture", "NotFittedError"]
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted model was called before :meth:`GaussianMixture.fit`."""
+__all__ = ["GaussianMixture"]
 
 
 class GaussianMixture:
