@@ -6,10 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_data_matrix(X, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a finite float array of shape (n_samples, n_features)."""
+def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray:
+    """Return ``X`` as a float array of shape (n_samples, n_features).
+
+    Values must be finite; with ``allow_nan=True`` NaN is allowed (it marks a
+    missing value) but inf is not, and the result is always a copy, so
+    callers that fill in missing values never alias the caller's array.
+    """
     try:
-        X = np.asarray(X, dtype=float)
+        X = np.array(X, dtype=float) if allow_nan else np.asarray(X, dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array: {exc}") from None
     if X.ndim != 2:
@@ -19,8 +24,14 @@ def as_data_matrix(X, name: str = "X") -> np.ndarray:
         )
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        bad = np.argwhere(~np.isfinite(X))[0]
+    bad_values = np.isinf(X) if allow_nan else ~np.isfinite(X)
+    if np.any(bad_values):
+        bad = np.argwhere(bad_values)[0]
+        if allow_nan:
+            raise ValueError(
+                f"{name} contains inf (first at row {bad[0]}, column {bad[1]}); only NaN "
+                "marks a missing value"
+            )
         raise ValueError(
             f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
             "remove or impute those values first"

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_positive_int, check_shape
+from ._validation import as_data_matrix, check_positive_int, check_shape
 from .em import EMResult, NotFittedError, run_em
 
 __all__ = [
@@ -557,34 +557,12 @@ class MissingNormal:
             raise NotFittedError("this MissingNormal is not fitted yet; call fit(X) first")
 
 
-def _as_data_with_missing(X, name: str = "X") -> np.ndarray:
-    """``X`` as a float array of shape (n_samples, n_features); NaN allowed, inf not."""
-    try:
-        X = np.array(X, dtype=float)  # a copy: never alias the caller's array
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got {X.ndim}-D "
-            f"with shape {X.shape}; reshape a single feature with X.reshape(-1, 1)"
-        )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {X.shape}")
-    if np.any(np.isinf(X)):
-        bad = np.argwhere(np.isinf(X))[0]
-        raise ValueError(
-            f"{name} contains inf (first at row {bad[0]}, column {bad[1]}); only NaN "
-            "marks a missing value"
-        )
-    return X
-
-
 def _group_for_params(X) -> PatternGroups:
     """Validate ``X`` as data and group its rows by pattern, without the
     checks that estimation needs (imputing with given parameters does not)."""
     if isinstance(X, PatternGroups):
         return X
-    X = _as_data_with_missing(X)
+    X = as_data_matrix(X, allow_nan=True)
     n_samples, n_features = X.shape
     missing = np.isnan(X)
     n_missing = missing.sum(axis=1)
