@@ -22,8 +22,9 @@ help:
 	@echo "make test   build the book, then unit tests, every notebook re-executed and"
 	@echo "            compared (nbval) and every page checked in Chromium (tests/test_browser.py)"
 	@echo "make lab    open the chapters in JupyterLab with this project's kernel"
-	@echo "make execute  re-execute every chapter in place (after editing one)"
-	@echo "make assignments  student versions of book/assignments/ (nbgrader) into _build/assignments"
+	@echo "make execute  re-execute every chapter in place (after editing one; not the assignments)"
+	@echo "make assignments  student versions of book/assignments/source/ (nbgrader) into book/assignments/,"
+	@echo "            and an nbgrader course directory with the instructor sources in _build/course"
 
 setup: $(STAMP) $(WIDGET_FILES)
 
@@ -54,7 +55,7 @@ test: book
 	$(BIN)/python -m pytest tests book $(NBVAL)
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_book_serves_no_solutions.py
 
 test-browser: book
 	$(BIN)/python -m pytest tests/test_browser.py
@@ -68,11 +69,13 @@ lab: $(STAMP)
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 \
-	  $$(find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_build/*')
+	  $$(find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_build/*' \
+	     -not -path 'book/assignments/*')
 
-# Student versions of the assignments, made by nbgrader itself (see tools/generate_assignments.py)
+# Student versions of the assignments, made by nbgrader itself from the
+# instructor sources (see tools/generate_assignments.py and book/instructors.md)
 assignments: $(STAMP)
-	$(BIN)/python tools/generate_assignments.py _build/assignments
+	$(BIN)/python tools/generate_assignments.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis _widget_js
