@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import functools
 import importlib
 import sys
 import types
@@ -326,6 +327,29 @@ def _call(fn: Callable, fn_name: str, case: str, *args, uses=None):
     return out
 
 
+def _checker(check: Callable) -> Callable:
+    """A public checker: its failures reach the notebook with a short traceback.
+
+    The error is raised anew here, outside the ``except`` block, so the
+    student's traceback is their test cell and this function: neither the
+    checker's internals nor the reference calls it makes.
+    """
+
+    @functools.wraps(check)
+    def checker(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except AssertionError as exc:
+            error = AssertionError(str(exc))
+        except NotImplementedError:
+            names = [getattr(a, "__name__", "?") for a in args if callable(a)]
+            which = names[0] if len(names) == 1 else "one of " + ", ".join(names)
+            error = NotImplementedError(f"{which} still raises NotImplementedError: replace it with your code")
+        raise error
+
+    return checker
+
+
 # ============================================================ comparing
 
 
@@ -470,6 +494,7 @@ _SLOGDET_HINT = (
 )
 
 
+@_checker
 def check_log_gaussian(log_gaussian: Callable) -> None:
     """Check ``log_gaussian(X, mean, cov)``: ``log N(x_n | mean, cov)`` for every row of ``X``.
 
@@ -541,6 +566,7 @@ _LOG_SPACE_HINT = (
 )
 
 
+@_checker
 def check_e_step(e_step: Callable) -> None:
     """Check a Gaussian mixture's E-step ``e_step(X, weights, means, covariances) -> resp``.
 
@@ -580,6 +606,7 @@ def check_e_step(e_step: Callable) -> None:
         )] if expected.shape[0] != expected.shape[1] else ())
 
 
+@_checker
 def check_log_likelihood(log_likelihood: Callable) -> None:
     """Check ``log_likelihood(X, weights, means, covariances) -> float``.
 
@@ -635,6 +662,7 @@ def _np_cov_weighted(X, resp):
                      for k in range(resp.shape[1])])
 
 
+@_checker
 def check_m_step(m_step: Callable) -> None:
     """Check a Gaussian mixture's M-step ``m_step(X, resp) -> (weights, means, covariances)``.
 
@@ -682,6 +710,7 @@ class GMMRun(NamedTuple):
     covariances: np.ndarray
 
 
+@_checker
 def check_gmm_em(log_gaussian: Callable, e_step: Callable, log_likelihood: Callable, m_step: Callable,
                  n_iter: int = 30) -> GMMRun:
     """Check the four mixture functions together: EM on the three-Gaussian example.
@@ -804,6 +833,7 @@ _SCALE_HINT = (
 )
 
 
+@_checker
 def check_forward(forward: Callable) -> None:
     """Check ``forward(x, startprob, transmat, emissionprob) -> (alpha, scale)``.
 
@@ -844,6 +874,7 @@ def check_forward(forward: Callable) -> None:
         ], " = (T,)")
 
 
+@_checker
 def check_backward(backward: Callable) -> None:
     """Check ``backward(x, transmat, emissionprob, scale) -> beta``.
 
@@ -881,6 +912,7 @@ def check_backward(backward: Callable) -> None:
         ], " = (T, K)")
 
 
+@_checker
 def check_posteriors(posteriors: Callable) -> None:
     """Check ``posteriors(x, startprob, transmat, emissionprob) -> (r, xi)``.
 
@@ -941,6 +973,7 @@ def _ref_hmm_m_step(x, r, xi, n_symbols):
     return hmm.m_step(hmm.Sequences(np.asarray(x), np.array([len(x)])), stats)
 
 
+@_checker
 def check_hmm_m_step(m_step: Callable) -> None:
     """Check ``m_step(x, r, xi, n_symbols) -> (startprob, transmat, emissionprob)``.
 
@@ -997,6 +1030,7 @@ class CasinoRun(NamedTuple):
     emissionprob: np.ndarray
 
 
+@_checker
 def check_casino_em(forward: Callable, backward: Callable, posteriors: Callable, m_step: Callable,
                     n_iter: int = 20) -> CasinoRun:
     """Check the four HMM functions together: Baum–Welch on 400 simulated casino rolls.
@@ -1055,6 +1089,7 @@ def _coin_cases():
     ]
 
 
+@_checker
 def check_coins_e_step(coins_e_step: Callable) -> None:
     """Check ``coins_e_step(heads, tosses, weights, thetas) -> resp``.
 
@@ -1098,6 +1133,7 @@ def check_coins_e_step(coins_e_step: Callable) -> None:
         )])
 
 
+@_checker
 def check_coins_log_likelihood(coins_log_likelihood: Callable) -> None:
     """Check ``coins_log_likelihood(heads, tosses, weights, thetas) -> float``.
 
@@ -1133,6 +1169,7 @@ def check_coins_log_likelihood(coins_log_likelihood: Callable) -> None:
         ])
 
 
+@_checker
 def check_coins_m_step(coins_m_step: Callable) -> None:
     """Check ``coins_m_step(heads, tosses, resp) -> thetas``.
 
@@ -1174,6 +1211,7 @@ class CoinsRun(NamedTuple):
     log_likelihoods: np.ndarray
 
 
+@_checker
 def check_coins_em(coins_e_step: Callable, coins_log_likelihood: Callable, coins_m_step: Callable,
                    n_iter: int = 10) -> CoinsRun:
     """Check the three coin functions together: Do & Batzoglou's ten iterations.
@@ -1262,6 +1300,7 @@ def _filled(x, values):
     return out
 
 
+@_checker
 def check_conditional_mean(conditional_mean: Callable) -> None:
     """Check ``conditional_mean(x, mean, cov) -> x_hat`` for one row ``x`` (``NaN`` where missing).
 
@@ -1300,6 +1339,7 @@ def check_conditional_mean(conditional_mean: Callable) -> None:
         )] if 0 < m.sum() < len(x) else ())
 
 
+@_checker
 def check_conditional_cov(conditional_cov: Callable) -> None:
     """Check ``conditional_cov(x, mean, cov) -> C`` for one row ``x`` (``NaN`` where missing).
 
@@ -1369,6 +1409,7 @@ def _missing_m_step_cases():
     return cases
 
 
+@_checker
 def check_missing_m_step(m_step: Callable) -> None:
     """Check ``m_step(X_hat, cov_correction) -> (mean, cov)``.
 
@@ -1426,6 +1467,7 @@ def _observed_terms(X, mean, cov, *, const_full=False):
     return total
 
 
+@_checker
 def check_missing_log_likelihood(log_likelihood: Callable) -> None:
     """Check ``log_likelihood(X, mean, cov) -> float``, the observed-data log-likelihood.
 
@@ -1464,6 +1506,7 @@ class MissingRun(NamedTuple):
     cov: np.ndarray
 
 
+@_checker
 def check_missing_em(conditional_mean: Callable, conditional_cov: Callable, m_step: Callable,
                      log_likelihood: Callable, n_iter: int = 15) -> MissingRun:
     """Check the four missing-data functions together: EM on 120 rows with 30% missing.
@@ -1541,6 +1584,7 @@ def _gamma_cases():
     ]
 
 
+@_checker
 def check_expected_log_pi(expected_log_pi: Callable) -> None:
     """Check ``expected_log_pi(gamma)``: :math:`E_q[\\log \\pi_{dk}] = \\psi(\\gamma_{dk}) - \\psi(\\sum_j \\gamma_{dj})`.
 
@@ -1577,6 +1621,7 @@ def _phi_cases():
     ]
 
 
+@_checker
 def check_update_phi(update_phi: Callable) -> None:
     """Check ``update_phi(gamma, topics) -> phi`` of shape ``(M, V, K)``.
 
@@ -1623,6 +1668,7 @@ def _update_gamma_cases():
     ]
 
 
+@_checker
 def check_update_gamma(update_gamma: Callable) -> None:
     """Check ``update_gamma(X, phi, alpha) -> gamma``: :math:`\\gamma_{dk} = \\alpha_k + \\sum_v n_{dv} \\phi_{dvk}`.
 
@@ -1669,6 +1715,7 @@ def _lda_sweeps(X, alpha, topics, n_sweeps, start=None):
     return gamma
 
 
+@_checker
 def check_lda_e_step(e_step: Callable) -> None:
     """Check ``e_step(X, alpha, topics, n_sweeps) -> (gamma, phi)``.
 
@@ -1708,6 +1755,7 @@ class LDARun(NamedTuple):
     topic_proportions: np.ndarray
 
 
+@_checker
 def check_lda_em(expected_log_pi: Callable, update_phi: Callable, update_gamma: Callable, e_step: Callable,
                  n_sweeps: int = 30) -> LDARun:
     """Check the four LDA functions together: the E-step on 40 bars documents.

@@ -10,6 +10,10 @@ Layout (see book/instructors.md):
   the replacement for one solution cell. Its docstring's first line says what
   is wrong, ``cell:`` names the solution cell it replaces and ``hint:`` the
   text the feedback must contain.
+- ``tests/assignment_alternatives/<name>/<solution>.py``: correct solutions
+  written differently from the instructor's (loops, log space, other
+  identities), in the same format without ``hint:``; they must get full
+  credit.
 
 Grading conventions the tests rely on: the test cell of solution cell ``X``
 is ``X-tests``; the integration cell (points only when every part is right)
@@ -29,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS_DIR = ROOT / "book" / "assignments"
 SOURCE_DIR = ASSIGNMENTS_DIR / "source"
 MISTAKES_DIR = Path(__file__).resolve().parent / "assignment_mistakes"
+ALTERNATIVES_DIR = Path(__file__).resolve().parent / "assignment_alternatives"
 ASSIGNMENTS = sorted(p.name for p in SOURCE_DIR.iterdir() if (p / f"{p.name}.ipynb").is_file())
 MARKER_LINE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 
@@ -85,9 +90,10 @@ class Mistake:
         return f"{self.cell}-tests"
 
 
-def mistakes(assignment: str) -> list[Mistake]:
+def mistakes(assignment: str, folder: Path = MISTAKES_DIR) -> list[Mistake]:
+    """The catalogue of one assignment (``folder``: the mistakes, or the alternatives)."""
     out = []
-    for path in sorted((MISTAKES_DIR / assignment).glob("*.py")):
+    for path in sorted((folder / assignment).glob("*.py")):
         text = path.read_text()
         tree = ast.parse(text)
         doc = ast.get_docstring(tree)

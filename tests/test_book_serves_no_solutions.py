@@ -3,7 +3,7 @@
 ``make test`` builds the book into ``_build/html`` first. Every file there
 (pages, ``_sources``, the ``.ipynb`` downloads, the search index, ...) is
 read as text and must not contain nbgrader's solution or hidden-test
-markers, nor any sentence of a model answer (runs of six or more words,
+markers, nor any sentence of a model answer (runs of eight or more words,
 taken from the written answers of ``book/assignments/source`` and
 compared with markup, case and typography removed). The assignment pages and
 their sources must also hold no line of the solution code (the chapters may:
@@ -50,7 +50,7 @@ def readable(path: Path) -> str | None:
 
 
 def model_answer_phrases() -> set[str]:
-    """Runs of six or more words (outside math) of every written model answer."""
+    """Runs of eight or more words (outside math) of every written model answer."""
     phrases = set()
     for name in support.ASSIGNMENTS:
         for cell in support.read(support.source_path(name)).cells:
@@ -58,7 +58,7 @@ def model_answer_phrases() -> set[str]:
                 for piece in MATH.split(cell.source):
                     for sentence in re.split(r"[.;:()]", piece):
                         words = normalise(sentence).split()
-                        if len(words) >= 6:
+                        if len(words) >= 8:
                             phrases.add(" ".join(words))
     return phrases
 

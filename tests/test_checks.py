@@ -51,6 +51,17 @@ def test_each_mistake_fails_its_check_with_its_hint(mistake):
     assert "(case: " in message or "on the case '" in message
 
 
+ALTERNATIVES = [m for name in support.ASSIGNMENTS for m in support.mistakes(name, support.ALTERNATIVES_DIR)]
+
+
+@pytest.mark.parametrize("solution", ALTERNATIVES, ids=lambda m: f"{m.assignment}/{m.name}")
+def test_correct_solutions_written_differently_pass(solution):
+    """No false alarms: loops, log space, other identities all get full credit."""
+    ns = namespace(solution.assignment, {solution.cell: solution.source})
+    run_cell(solution.assignment, solution.test_cell, ns)
+    run_cell(solution.assignment, support.integration_id(support.read(support.source_path(solution.assignment))), ns)
+
+
 def test_the_catalogue_has_at_least_twelve_mistakes_per_assignment_each_with_its_hint():
     for name in support.ASSIGNMENTS:
         found = support.mistakes(name)
