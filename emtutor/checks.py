@@ -120,6 +120,11 @@ __all__ = [
     "check_update_gamma",
     "check_lda_e_step",
     "check_lda_em",
+    "GMMRun",
+    "CasinoRun",
+    "CoinsRun",
+    "MissingRun",
+    "LDARun",
 ]
 
 _RTOL = 1e-5
@@ -702,7 +707,15 @@ def check_m_step(m_step: Callable) -> None:
 
 
 class GMMRun(NamedTuple):
-    """What :func:`check_gmm_em` returns: the run of the student's EM."""
+    """What :func:`check_gmm_em` returns: the run of the student's EM.
+
+    Attributes
+    ----------
+    log_likelihoods : ndarray of shape (n_iter + 1,)
+        From the student's ``log_likelihood``, before the first iteration and after each.
+    weights, means, covariances : ndarray
+        The parameters after the last iteration.
+    """
 
     log_likelihoods: np.ndarray
     weights: np.ndarray
@@ -1022,7 +1035,14 @@ def check_hmm_m_step(m_step: Callable) -> None:
 
 
 class CasinoRun(NamedTuple):
-    """What :func:`check_casino_em` returns: the run of the student's Baum–Welch."""
+    """What :func:`check_casino_em` returns: the run of the student's Baum–Welch.
+
+    Attributes
+    ----------
+    log_likelihoods : ndarray of shape (n_iter + 1,)
+    startprob, transmat, emissionprob : ndarray
+        The parameters after the last iteration.
+    """
 
     log_likelihoods: np.ndarray
     startprob: np.ndarray
@@ -1205,7 +1225,13 @@ def check_coins_m_step(coins_m_step: Callable) -> None:
 
 
 class CoinsRun(NamedTuple):
-    """What :func:`check_coins_em` returns: the biases and log-likelihood after each iteration."""
+    """What :func:`check_coins_em` returns: the biases and log-likelihood after each iteration.
+
+    Attributes
+    ----------
+    thetas : ndarray of shape (n_iter + 1, 2)
+    log_likelihoods : ndarray of shape (n_iter + 1,)
+    """
 
     thetas: np.ndarray
     log_likelihoods: np.ndarray
@@ -1499,7 +1525,14 @@ def check_missing_log_likelihood(log_likelihood: Callable) -> None:
 
 
 class MissingRun(NamedTuple):
-    """What :func:`check_missing_em` returns: the run of the student's EM."""
+    """What :func:`check_missing_em` returns: the run of the student's EM.
+
+    Attributes
+    ----------
+    log_likelihoods : ndarray of shape (n_iter + 1,)
+    mean, cov : ndarray
+        The estimates after the last iteration.
+    """
 
     log_likelihoods: np.ndarray
     mean: np.ndarray
@@ -1749,7 +1782,15 @@ def check_lda_e_step(e_step: Callable) -> None:
 
 
 class LDARun(NamedTuple):
-    """What :func:`check_lda_em` returns."""
+    """What :func:`check_lda_em` returns.
+
+    Attributes
+    ----------
+    gamma : ndarray of shape (M, K)
+        The student's variational Dirichlet parameters.
+    topic_proportions : ndarray of shape (M, K)
+        Their means ``gamma / gamma.sum(axis=1)``.
+    """
 
     gamma: np.ndarray
     topic_proportions: np.ndarray

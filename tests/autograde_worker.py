@@ -103,7 +103,8 @@ def grade(course: Path, assignments: list[str]) -> dict:
                                      if v and k not in {g.name for g in submission.grades}},
                     "feedback": feedback,
                 }
-        results[name] = {"seconds": time.perf_counter() - start, "warnings": list(warnings_log.messages),
+        warnings = list(dict.fromkeys(m.split("] ", 1)[-1] for m in warnings_log.messages))
+        results[name] = {"seconds": time.perf_counter() - start, "warnings": warnings,
                          "students": students}
     return results
 
