@@ -10,6 +10,7 @@ way JupyterLab itself runs a cell), then shuts it down.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import secrets
@@ -138,7 +139,10 @@ def test_lab_kernel_runs_this_projects_emtutor(lab):
     kernel = lab.request("POST", "/api/kernels", {"name": "python3"})
     try:
         code = "import sys, emtutor\nprint(emtutor.__file__)\nprint(sys.prefix)"
-        printed = asyncio.run(_execute(lab, kernel["id"], code)).split()
+        # in a thread of its own: an earlier test (Playwright's sync API) may
+        # leave an event loop set in this thread, where asyncio.run refuses to run
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            printed = pool.submit(asyncio.run, _execute(lab, kernel["id"], code)).result().split()
         package, prefix = Path(printed[0]).resolve(), Path(printed[1]).resolve()
         assert package == (ROOT / "emtutor" / "__init__.py").resolve()
         assert prefix == VENV.resolve()
