@@ -10,6 +10,9 @@ really uses the kernel it names.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
 import sys
 
 import numpy as np  # noqa: F401  (loads NumPy's OpenBLAS)
@@ -18,6 +21,16 @@ from threadpoolctl import threadpool_info
 
 # OPENBLAS_CORETYPE names whose kernel OpenBLAS reports under another name
 ALIASES = {"prescott": "katmai", "core2": "katmai", "zen": "haswell", "cooperlake": "skylakex"}
+
+
+# Run by a child process: a kernel this CPU cannot execute (SkylakeX without
+# AVX-512, say) dies with SIGILL on its first matrix product; without this check
+# a notebook kernel would die that way and nbval would wait for it for ever.
+SELF_TEST = """
+import numpy as np, scipy.linalg
+a = np.random.default_rng(0).random((256, 256))
+scipy.linalg.cholesky(a @ a.T + 256 * np.eye(256))
+"""
 
 
 def main() -> int:
@@ -30,6 +43,12 @@ def main() -> int:
         print("NumPy does not use OpenBLAS here; kernels cannot be forced", file=sys.stderr)
         return 1
     ok = True
+    done = subprocess.run([sys.executable, "-c", SELF_TEST])
+    if done.returncode != 0:
+        why = f"signal {signal.Signals(-done.returncode).name}" if done.returncode < 0 else f"exit {done.returncode}"
+        print(f"a matrix product failed under this BLAS set-up ({why}): this CPU cannot run the kernel "
+              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}", file=sys.stderr)
+        ok = False
     for lib in blas:
         kernel, threads = lib.get("architecture") or "?", lib["num_threads"]
         print(f"{lib['prefix']}: OpenBLAS {lib['version']}, kernel {kernel}, {threads} thread(s)")
