@@ -1029,7 +1029,7 @@ def check_hmm_m_step(m_step: Callable) -> None:
              lambda: emit / len(x)),
             ("emission counts normalised over states (columns) instead of symbols (rows)",
              lambda: emit / emit.sum(axis=0, keepdims=True)),
-        ], " = (K, M): one row per state", shape_hints=[(
+        ], " = (K, V): one row per state", shape_hints=[(
             (n_symbols, K), "emissionprob is transposed: emissionprob[k, m] = B_km, one row per state"
         )] if n_symbols != K else ())
 
