@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["three_gaussians", "three_gaussians_init", "THREE_GAUSSIANS_MEANS"]
+__all__ = ["three_gaussians", "three_gaussians_init", "THREE_GAUSSIANS_MEANS", "bars"]
 
 #: Means of the three components of :func:`three_gaussians`, in drawing order.
 THREE_GAUSSIANS_MEANS = ((0.0, 0.0), (5.0, 5.0), (0.0, 5.0))
@@ -58,8 +58,6 @@ def data_path(name: str) -> Path:
     """Path of a data file shipped with the book (``book/data/<name>``)."""
     return Path(__file__).resolve().parent.parent / "book" / "data" / name
 
-
-__all__ += ["bars"]
 
 
 def bars(n_docs: int = 2000, n_tokens: int = 100, alpha: float = 1.0, random_state=None):
