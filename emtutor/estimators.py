@@ -683,10 +683,13 @@ class MissingNormal(_Estimator):
         """Mean observed-data log-likelihood per row (scikit-learn's ``score``)."""
         return float(np.mean(self.score_samples(X)))
 
-    def sample_imputations(self, X, n_imputations: int = 5) -> np.ndarray:
-        """Multiple imputations of ``X`` (see :func:`emtutor.missing.sample_imputations`),
-        drawn with ``random_state`` (afresh at each call)."""
-        return missing.sample_imputations(self._data(X), self.params_, n_imputations, self.random_state)
+    def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
+        """Multiple imputations of ``X`` (see :func:`emtutor.missing.sample_imputations`).
+
+        ``random_state`` defaults to the estimator's, used afresh at each call
+        (an integer seed gives the same draws every time)."""
+        seed = self.random_state if random_state is None else random_state
+        return missing.sample_imputations(self._data(X), self.params_, n_imputations, seed)
 
 
 # --------------------------------------------------------------------------

@@ -173,3 +173,33 @@ def test_grid_search_selects_n_components_inside_a_pipeline():
     scores = search.cv_results_["mean_test_score"]
     assert scores[2] > scores[1] > scores[0] and scores[2] > scores[3]  # the true number scores best
     assert search.best_estimator_.named_steps["mixture"].n_components == 3
+
+
+@pytest.mark.parametrize(
+    "estimator, X, validators",
+    [
+        (emtutor.GaussianMixture(2, random_state=0), X_REAL, ["estimators.as_data_matrix", "gmm.as_data_matrix"]),
+        (emtutor.GaussianHMM(2, random_state=0), X_REAL, ["hmm.as_data_matrix", "gmm.as_data_matrix"]),
+        (emtutor.MissingNormal(), X_REAL, ["missing.as_data_matrix"]),
+        (emtutor.LatentDirichletAllocation(2, random_state=0), X_COUNTS, ["lda.as_count_matrix"]),
+    ],
+    ids=lambda value: type(value).__name__ if not isinstance(value, (list, np.ndarray)) else "",
+)
+def test_fit_validates_X_once(estimator, X, validators, monkeypatch):
+    """X is checked at the public boundary only; the model's helpers trust it
+    (GaussianMixture.fit used to check it five times)."""
+    calls = []
+    for dotted in validators:
+        module_name, name = dotted.split(".")
+        module = getattr(emtutor, module_name)
+        original = getattr(module, name)
+
+        def counting(*args, _original=original, **kwargs):
+            calls.append(1)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emtutor.ConvergenceWarning)
+        clone(estimator).fit(X)
+    assert len(calls) == 1
