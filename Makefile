@@ -1,6 +1,9 @@
-# Every target sets itself up: a fresh machine needs only Python 3.11.
-PYTHON ?= python3.11
-VENV   := .venv
+# Every target sets itself up: a fresh machine needs only Python >= 3.11
+# (3.11, 3.12 and 3.13 are tested) and, for the book, npm.
+# The interpreter for .venv: PYTHON=/path/to/python, else the first of
+# python3.11, python3.12, python3.13, python3 on PATH that runs and is >= 3.11.
+PYTHON ?= $(shell sh tools/find_pythons.sh --first)
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # One BLAS thread: the book's arrays are small (threads only add overhead on
@@ -15,20 +18,36 @@ WIDGET_JS := _widget_js/widgets
 WIDGET_FILES := $(WIDGET_JS)/embed-amd.js $(WIDGET_JS)/setup.js
 HTML_MANAGER := node_modules/@jupyter-widgets/html-manager
 
-.PHONY: help setup book test test-unit test-notebooks test-browser lab execute assignments clean
+.PHONY: help setup venv python-info book test test-unit test-notebooks test-browser test-kernels \
+        test-pythons lab execute assignments clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (warnings are errors)"
 	@echo "make test   build the book, then unit tests, every notebook re-executed and"
 	@echo "            compared (nbval) and every page checked in Chromium (tests/test_browser.py)"
+	@echo "make test-kernels  every chapter re-run under other OpenBLAS kernels ($(KERNELS))"
+	@echo "            and with 2 BLAS threads: a compared output that differs fails"
+	@echo "make test-pythons  the package tests under every other supported Python found here"
 	@echo "make lab    open the chapters in JupyterLab with this project's kernel"
 	@echo "make execute  re-execute every chapter in place (after editing one)"
 	@echo "make assignments  student versions of book/assignments/ (nbgrader) into _build/assignments"
 
 setup: $(STAMP) $(WIDGET_FILES)
 
-$(STAMP): requirements.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or: make PYTHON=/path/to/python3.11 ...)"; exit 1; }
+venv: $(STAMP)
+
+# Says which Python the environment uses (or will be made with).
+python-info:
+	@if [ -x $(BIN)/python ]; then \
+	  echo "Python: $(BIN)/python ($$($(BIN)/python -c 'import platform; print(platform.python_version())'))"; \
+	elif [ -n "$(PYTHON)" ]; then \
+	  echo "Python: $(PYTHON) ($$($(PYTHON) -c 'import platform; print(platform.python_version())')), making $(VENV)"; \
+	else \
+	  echo "needs Python >= 3.11: none of python3.11, python3.12, python3.13, python3 on PATH runs and"; \
+	  echo "is >= 3.11 (or say which: make PYTHON=/path/to/python3.X ...)"; exit 1; \
+	fi
+
+$(STAMP): requirements.txt pyproject.toml | python-info
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
@@ -62,8 +81,33 @@ test-browser: book
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest book $(NBVAL)
 
+# Every chapter re-executed under other OpenBLAS kernels (as on other CPUs) and
+# once with 2 BLAS threads; nbval fails on any compared output that differs.
+# Each run first checks that OpenBLAS really took the kernel it was given.
+KERNELS ?= Haswell SandyBridge
+test-kernels: $(STAMP)
+	@for kernel in $(KERNELS); do \
+	  echo "== chapters under OPENBLAS_CORETYPE=$$kernel, 1 BLAS thread"; \
+	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python tools/blas_kernel.py --expect $$kernel || exit 1; \
+	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python -m pytest book $(NBVAL) -q -p no:cacheprovider || exit 1; \
+	done
+	@echo "== chapters with 2 BLAS threads"
+	OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 $(BIN)/python tools/blas_kernel.py --expect-threads 2
+	OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 $(BIN)/python -m pytest book $(NBVAL) -q -p no:cacheprovider
+
+# The package tests under every other supported Python present on this machine
+# (each in its own .venv-3.X); says which ran and which were absent.
+test-pythons: $(STAMP)
+	sh tools/test_pythons.sh "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+
+# JupyterLab on book/. Its kernel is this environment's Python (the kernel spec
+# "python3" runs the server's own interpreter; JUPYTER_PREFER_ENV_PATH puts
+# .venv's kernel specs before any in the user's home). As root (most
+# containers) Jupyter refuses to start without --allow-root.
+# LAB_ARGS adds options, e.g. make lab LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
 
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
@@ -75,4 +119,4 @@ assignments: $(STAMP)
 	$(BIN)/python tools/generate_assignments.py _build/assignments
 
 clean:
-	rm -rf _build .pytest_cache .hypothesis _widget_js
+	rm -rf _build .pytest_cache .hypothesis _widget_js .venv-3.*

@@ -1,12 +1,15 @@
-"""Data sets used in the book, generated exactly as the chapters describe."""
+"""Data sets used in the book: generated exactly as the chapters describe, or
+shipped inside the package (``emtutor/data/``, see its README for sources and
+licences), so they work from an installed wheel as well as from a checkout."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["three_gaussians", "three_gaussians_init", "THREE_GAUSSIANS_MEANS", "bars"]
+__all__ = ["three_gaussians", "three_gaussians_init", "THREE_GAUSSIANS_MEANS", "old_faithful", "data_path", "bars"]
 
 #: Means of the three components of :func:`three_gaussians`, in drawing order.
 THREE_GAUSSIANS_MEANS = ((0.0, 0.0), (5.0, 5.0), (0.0, 5.0))
@@ -55,9 +58,42 @@ def three_gaussians_init(n_components: int = 3):
 
 
 def data_path(name: str) -> Path:
-    """Path of a data file shipped with the book (``book/data/<name>``)."""
-    return Path(__file__).resolve().parent.parent / "book" / "data" / name
+    """Path of a data file shipped with the package (``emtutor/data/<name>``).
 
+    The files are package data, installed with ``emtutor`` (a wheel or a
+    source checkout alike); ``emtutor/data/README.md`` gives each one's
+    source and licence.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    FileNotFoundError
+        If ``name`` is not one of the shipped files (the message lists them).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a file name (str), got {type(name).__name__}")
+    folder = Path(str(resources.files("emtutor") / "data"))
+    path = folder / name
+    if not path.is_file():
+        shipped = sorted(p.name for p in folder.iterdir() if p.suffix == ".csv")
+        raise FileNotFoundError(f"no data file {name!r} in emtutor/data; shipped: {shipped}")
+    return path
+
+
+def old_faithful() -> np.ndarray:
+    """The Old Faithful geyser data: 272 eruptions in Yellowstone National Park.
+
+    The measurements of R's ``faithful`` data set (Härdle 1991; analysed by
+    Azzalini and Bowman 1990), shipped as ``emtutor/data/faithful.csv``.
+
+    Returns
+    -------
+    X : ndarray of shape (272, 2)
+        Column 0: eruption duration in minutes; column 1: waiting time to
+        the next eruption in minutes.
+    """
+    return np.loadtxt(data_path("faithful.csv"), delimiter=",", skiprows=1)
 
 
 def bars(n_docs: int = 2000, n_tokens: int = 100, alpha: float = 1.0, random_state=None):

@@ -708,7 +708,9 @@ class RestartSummary(NamedTuple):
     log_likelihoods : ndarray of shape (n_init,)
         Final log-likelihood of every restart, in order.
     best : int
-        Index of the restart that was kept (the highest final log-likelihood).
+        Index of the restart that was kept: the first one whose final
+        log-likelihood is within ``atol`` of the highest (a later restart
+        wins only if it is better by more than ``atol``).
     optima : ndarray of shape (n_optima,)
         The distinct final log-likelihoods, best first (restarts ending
         within ``atol`` of each other count as the same optimum).
@@ -735,7 +737,25 @@ def _summarise_restarts(final, atol) -> RestartSummary:
         else:
             optima.append(value)
             counts.append(1)
-    return RestartSummary(final, int(np.argmax(final)), np.array(optima), np.array(counts), float(atol))
+    return RestartSummary(final, _first_best(final, atol), np.array(optima), np.array(counts), float(atol))
+
+
+def _first_best(final, atol) -> int:
+    """Index of the restart to keep: a later restart replaces the kept one
+    only if its final log-likelihood is higher by more than ``atol``.
+
+    Restarts that reach the same optimum end within rounding (and within
+    the stopping tolerance) of each other; taking the plain ``argmax`` would
+    let the last bit of floating point, which differs between CPUs and BLAS
+    kernels, decide which of them is kept, and with it ``n_iter`` and the
+    recorded history.  Keeping the earliest of a tie makes the choice a
+    property of the optima, not of rounding.
+    """
+    best = 0
+    for index, value in enumerate(final):
+        if value > final[best] + atol:
+            best = index
+    return best
 
 
 @dataclass
@@ -783,7 +803,10 @@ def fit(
         How to choose the initial means when ``means`` is not given.
     n_init : int, default 1
         Number of restarts (each from its own initial means); the one with
-        the highest final log-likelihood is kept.
+        the highest final log-likelihood is kept.  Restarts within
+        ``max(100 * tol, 1e-6 * |log-likelihood|)`` of each other reach the
+        same optimum, and of those the earliest is kept, so the choice (and
+        ``n_iter``) does not depend on rounding.
     weights : array of shape (n_components,), optional
         Initial mixing weights; default uniform.
     means : array of shape (n_components, n_features), optional
