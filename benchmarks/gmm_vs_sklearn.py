@@ -80,8 +80,8 @@ class Emtutor:
         self.X, self.params, self.covariance_type = X, params, covariance_type
 
     def iterate(self):
-        resp, log_norm = gmm.e_step(self.X, self.params, self.covariance_type)
-        self.params = gmm.m_step(self.X, resp, REG_COVAR, self.covariance_type)
+        resp, log_norm = gmm.e_step(self.X, self.params, covariance_type=self.covariance_type)
+        self.params = gmm.m_step(self.X, resp, reg_covar=REG_COVAR, covariance_type=self.covariance_type)
         return float(np.sum(log_norm))
 
 

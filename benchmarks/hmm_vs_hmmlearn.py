@@ -56,8 +56,8 @@ def emtutor_iteration(kind, X, init):
     reg = 0.0
 
     def run():
-        stats, _ = hmm.e_step(data, init, reg_covar=reg)
-        hmm.m_step(data, stats, reg_covar=reg)
+        stats, _ = hmm.e_step(data, init)
+        hmm.m_step(data, stats, init, reg_covar=reg)
 
     return run
 

@@ -1,17 +1,22 @@
 """emtutor: reference implementations of the EM algorithm for the emtutor book.
 
-Every model module (:mod:`emtutor.gmm`, ...) supplies pure ``e_step``,
-``m_step`` and ``log_likelihood`` functions named after the book's
-equations and a ``fit`` that runs them with the one generic driver
-:func:`emtutor.em.run_em`.
+The layout shows the architecture:
+
+* :mod:`emtutor.em`: the one generic EM driver, :func:`~emtutor.em.run_em`;
+* one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.coins`,
+  :mod:`emtutor.hmm` with its inference core :mod:`emtutor.hmm_core`,
+  :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
+  and ``m_step`` functions named after the book's equations and a ``fit``
+  that runs them with the driver;
+* :mod:`emtutor.estimators`: a scikit-learn-compatible estimator for each
+  model (re-exported here), on top of the model modules;
+* helpers for the book: :mod:`emtutor.elbo`, :mod:`emtutor.datasets`,
+  :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import checks, coins, datasets, elbo, em, gmm, hmm, hmm_core, lda, missing, mixture, plotting, widgets
+from . import checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, lda, missing, plotting, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
-from .hmm import CategoricalHMM, GaussianHMM
-from .lda import LatentDirichletAllocation
-from .missing import MissingNormal
-from .mixture import GaussianMixture
+from .estimators import CategoricalHMM, GaussianHMM, GaussianMixture, LatentDirichletAllocation, MissingNormal
 
 __version__ = "0.1.0"
 
@@ -21,9 +26,9 @@ __all__ = [
     "EMResult",
     "ConvergenceWarning",
     "LikelihoodDecreaseError",
+    "NotFittedError",
     # estimators
     "GaussianMixture",
-    "NotFittedError",
     "CategoricalHMM",
     "GaussianHMM",
     "LatentDirichletAllocation",
@@ -34,12 +39,12 @@ __all__ = [
     "datasets",
     "elbo",
     "em",
+    "estimators",
     "gmm",
     "hmm",
     "hmm_core",
     "lda",
     "missing",
-    "mixture",
     "plotting",
     "widgets",
 ]

@@ -12,18 +12,22 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
     Values must be finite; with ``allow_nan=True`` NaN is allowed (it marks a
     missing value) but inf is not, and the result is always a copy, so
     callers that fill in missing values never alias the caller's array.
+    The messages for complex, 1-D and empty input use scikit-learn's
+    phrases, which its estimator checks look for.
     """
+    check_not_complex(X, name)
     try:
         X = np.array(X, dtype=float) if allow_nan else np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    except ValueError as exc:
         raise ValueError(f"{name} must be a numeric array: {exc}") from None
     if X.ndim != 2:
         raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got {X.ndim}-D "
-            f"with shape {X.shape}; reshape a single feature with X.reshape(-1, 1)"
+            f"{name} must be 2-D of shape (n_samples, n_features), got {X.ndim}-D with shape "
+            f"{X.shape}; Reshape your data with X.reshape(-1, 1) if it has a single feature"
         )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {X.shape}")
+    check_not_empty(X.shape, name)
     bad_values = np.isinf(X) if allow_nan else ~np.isfinite(X)
     if np.any(bad_values):
         bad = np.argwhere(bad_values)[0]
@@ -37,6 +41,24 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
             "remove or impute those values first"
         )
     return X
+
+
+def check_not_complex(X, name: str = "X") -> None:
+    """Raise for complex input (which a float conversion would silently truncate)."""
+    try:
+        complex_input = np.iscomplexobj(X)
+    except (TypeError, ValueError):
+        return  # not an array at all: the conversion that follows says why
+    if complex_input:
+        raise ValueError(f"Complex data not supported: {name} has complex values; pass real numbers")
+
+
+def check_not_empty(shape: tuple, name: str = "X") -> None:
+    """Raise if a 2-D shape has no rows or no columns."""
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty: 0 sample(s) (shape={shape}) while a minimum of 1 is required")
+    if shape[1] == 0:
+        raise ValueError(f"{name} is empty: 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
 
 
 def check_positive_int(value, name: str, low: int = 1, high: int | None = None) -> int:
@@ -75,17 +97,28 @@ def check_probability_vector(p, size: int, name: str, atol: float = 1e-8) -> np.
     return p
 
 
+def check_spd(matrix, size: int, name: str) -> np.ndarray:
+    """Check one symmetric positive definite matrix of shape (size, size)."""
+    matrix = check_shape(matrix, (size, size), name)
+    _check_symmetric_positive_definite(matrix, name)
+    return matrix
+
+
 def check_spd_stack(covariances, shape: tuple, name: str) -> np.ndarray:
     """Check a stack of symmetric positive definite matrices."""
     covariances = check_shape(covariances, shape, name)
     for i, cov in enumerate(covariances):
-        if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(cov).max())):
-            raise ValueError(f"{name}[{i}] is not symmetric")
-        try:
-            np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            raise ValueError(f"{name}[{i}] is not positive definite") from None
+        _check_symmetric_positive_definite(cov, f"{name}[{i}]")
     return covariances
+
+
+def _check_symmetric_positive_definite(matrix, name: str) -> None:
+    if not np.allclose(matrix, matrix.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(matrix).max())):
+        raise ValueError(f"{name} is not symmetric")
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} is not positive definite") from None
 
 
 def check_stochastic_matrix(matrix, shape: tuple, name: str, atol: float = 1e-8) -> np.ndarray:

@@ -1,6 +1,6 @@
 """A mixture of biased coins (a binomial mixture) fitted by EM.
 
-Each of ``n_sets`` sets of tosses was made with one of ``n_coins`` coins;
+Each of ``n_sets`` sets of tosses was made with one of ``n_components`` coins;
 coin ``k`` shows heads with probability ``thetas[k]`` and is picked for a
 set with probability ``weights[k]``.  Which coin made which set is hidden.
 The E-step (:func:`e_step`) is Bayes' rule :eq:`coins-e-step`, computed in
@@ -59,9 +59,9 @@ class CoinParams(NamedTuple):
 
     Attributes
     ----------
-    weights : ndarray of shape (n_coins,)
+    weights : ndarray of shape (n_components,)
         Probability of picking each coin for a set; non-negative, sum 1.
-    thetas : ndarray of shape (n_coins,)
+    thetas : ndarray of shape (n_components,)
         Probability of heads of each coin, in ``[0, 1]``.
     """
 
@@ -119,7 +119,7 @@ def log_joint(data: CoinData, params: CoinParams) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n_sets, n_coins)
+    ndarray of shape (n_sets, n_components)
     """
     heads, tosses = data.heads[:, None], data.tosses[:, None]
     thetas = params.thetas[None, :]
@@ -127,7 +127,7 @@ def log_joint(data: CoinData, params: CoinParams) -> np.ndarray:
         return np.log(params.weights) + xlogy(heads, thetas) + xlogy(tosses - heads, 1.0 - thetas)
 
 
-def e_step(data: CoinData, params: CoinParams) -> tuple[np.ndarray, np.ndarray]:
+def e_step(data: CoinData, params: CoinParams, previous=None) -> tuple[np.ndarray, np.ndarray]:
     """E-step: posterior probability of each coin for each set.
 
     Implements :eq:`coins-e-step` (Bayes' rule) in log space, normalised
@@ -138,10 +138,13 @@ def e_step(data: CoinData, params: CoinParams) -> tuple[np.ndarray, np.ndarray]:
     ----------
     data : CoinData
     params : CoinParams
+    previous : ignored
+        The previous responsibilities (the driver hands them to every
+        E-step); the exact posterior does not depend on them.
 
     Returns
     -------
-    resp : ndarray of shape (n_sets, n_coins)
+    resp : ndarray of shape (n_sets, n_components)
         Rows sum to 1.
     log_norm : ndarray of shape (n_sets,)
         ``log p(set i)`` under ``params``.
@@ -152,20 +155,23 @@ def e_step(data: CoinData, params: CoinParams) -> tuple[np.ndarray, np.ndarray]:
     return resp, log_norm
 
 
-def m_step(data: CoinData, resp, weights=None) -> CoinParams:
+def m_step(data: CoinData, resp, params: CoinParams | None = None, *, learn_weights: bool = True) -> CoinParams:
     """M-step: each coin's bias is its expected heads over expected tosses.
 
-    Implements :eq:`coins-m-step` and, if ``weights`` is None,
-    :eq:`coins-m-weights`; otherwise the given (fixed) weights are kept.
+    Implements :eq:`coins-m-step` and, if ``learn_weights``,
+    :eq:`coins-m-weights`; otherwise the weights of ``params`` are kept.
     The expected toss count of a coin gets a floor of ``10 * eps``, so a
     coin with no responsibility gets ``theta = 0`` rather than NaN.
 
     Parameters
     ----------
     data : CoinData
-    resp : array of shape (n_sets, n_coins)
-    weights : array of shape (n_coins,), optional
-        Fixed mixing weights; None learns them.
+    resp : array of shape (n_sets, n_components)
+    params : CoinParams, optional
+        The current parameters; needed only to keep their weights when
+        ``learn_weights`` is False.
+    learn_weights : bool, default True
+        Learn the mixing weights; False keeps ``params.weights``.
 
     Returns
     -------
@@ -174,8 +180,12 @@ def m_step(data: CoinData, resp, weights=None) -> CoinParams:
     expected_heads = resp.T @ data.heads
     expected_tosses = resp.T @ data.tosses + 10 * np.finfo(float).eps
     thetas = np.clip(expected_heads / expected_tosses, 0.0, 1.0)
-    if weights is None:
+    if learn_weights:
         weights = resp.sum(axis=0) / len(data.heads)
+    elif params is None:
+        raise ValueError("m_step needs the current params to keep their weights when learn_weights=False")
+    else:
+        weights = params.weights
     return CoinParams(np.asarray(weights, dtype=float), thetas)
 
 
@@ -197,7 +207,7 @@ def log_likelihood(data: CoinData, params: CoinParams) -> float:
     return float(np.sum(e_step(data, params)[1]))
 
 
-def complete_data_mle(heads, tosses, labels, n_coins: int | None = None) -> CoinParams:
+def complete_data_mle(heads, tosses, labels, n_components: int | None = None) -> CoinParams:
     """Maximum-likelihood fit when the coin of every set is known.
 
     Implements :eq:`coins-complete-mle`: each coin's bias is its heads over
@@ -208,9 +218,9 @@ def complete_data_mle(heads, tosses, labels, n_coins: int | None = None) -> Coin
     heads : array-like of shape (n_sets,)
     tosses : array-like of shape (n_sets,) or int
     labels : array-like of int, shape (n_sets,)
-        ``labels[i]`` is the coin (``0 .. n_coins - 1``) used for set ``i``.
-    n_coins : int, optional
-        Default ``max(labels) + 1``.
+        ``labels[i]`` is the coin (``0 .. n_components - 1``) used for set ``i``.
+    n_components : int, optional
+        Number of coins; default ``max(labels) + 1``.
 
     Returns
     -------
@@ -226,15 +236,15 @@ def complete_data_mle(heads, tosses, labels, n_coins: int | None = None) -> Coin
     labels = np.asarray(labels)
     if labels.shape != data.heads.shape or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers of shape {data.heads.shape}, got {labels.dtype} {labels.shape}")
-    if n_coins is None:
-        n_coins = int(labels.max()) + 1
-    n_coins = check_positive_int(n_coins, "n_coins")
-    if labels.min() < 0 or labels.max() >= n_coins:
-        raise ValueError(f"labels must be between 0 and n_coins - 1 = {n_coins - 1}")
-    counts = np.bincount(labels, minlength=n_coins)
+    if n_components is None:
+        n_components = int(labels.max()) + 1
+    n_components = check_positive_int(n_components, "n_components")
+    if labels.min() < 0 or labels.max() >= n_components:
+        raise ValueError(f"labels must be between 0 and n_components - 1 = {n_components - 1}")
+    counts = np.bincount(labels, minlength=n_components)
     if np.any(counts == 0):
         raise ValueError(f"coin {int(np.argmin(counts))} made no set, so its bias is undefined")
-    one_hot = np.eye(n_coins)[labels]
+    one_hot = np.eye(n_components)[labels]
     expected_heads = one_hot.T @ data.heads
     expected_tosses = one_hot.T @ data.tosses
     return CoinParams(counts / len(labels), expected_heads / expected_tosses)
@@ -243,12 +253,12 @@ def complete_data_mle(heads, tosses, labels, n_coins: int | None = None) -> Coin
 def fit(
     heads,
     tosses,
-    n_coins: int | None = None,
+    n_components: int | None = None,
     *,
     thetas=None,
     weights=None,
     learn_weights: bool = False,
-    tol: float = 1e-6,
+    tol: float = 1e-4,
     max_iter: int = 100,
     random_state=None,
     record: bool = False,
@@ -261,20 +271,21 @@ def fit(
         Heads in each set.
     tosses : array-like of shape (n_sets,) or int
         Tosses in each set (an int: the same for every set).
-    n_coins : int, optional
+    n_components : int, optional
         Number of coins; default ``len(thetas)`` if ``thetas`` is given,
         else 2.
-    thetas : array-like of shape (n_coins,), optional
+    thetas : array-like of shape (n_components,), optional
         Initial biases, strictly between 0 and 1; default drawn uniformly
         from ``[0.2, 0.8]`` with ``random_state``.
-    weights : array-like of shape (n_coins,), optional
+    weights : array-like of shape (n_components,), optional
         Mixing weights: fixed if ``learn_weights`` is False, else the
         initial guess.  Default uniform.
     learn_weights : bool, default False
         Learn the mixing weights with :eq:`coins-m-weights`.  The classic
         two-coin example keeps them fixed at 1/2.
-    tol : float, default 1e-6
-        Stop when the total log-likelihood changes by less than ``tol``.
+    tol : float, default 1e-4
+        Stop when the log-likelihood *per set* changes by less than ``tol``
+        (see :func:`emtutor.em.run_em`).
     max_iter : int, default 100
     random_state : int, numpy Generator or None
         Seed for the default initial biases.
@@ -285,36 +296,37 @@ def fit(
     -------
     EMResult
         ``result.thetas``, ``result.weights``, ``result.resp``,
-        ``result.log_likelihoods``, ``result.n_iter``, ``result.converged``.
+        ``result.objectives`` (the log-likelihood after every iteration),
+        ``result.n_iter``, ``result.converged``.
 
     Raises
     ------
     ValueError
         For invalid counts, initial biases outside (0, 1), weights that
-        are negative or do not sum to 1, or inconsistent ``n_coins``.
+        are negative or do not sum to 1, or inconsistent ``n_components``.
 
     Examples
     --------
     >>> from emtutor import coins
-    >>> result = coins.fit([5, 9, 8, 4, 7], 10, thetas=[0.6, 0.5], max_iter=200)
+    >>> result = coins.fit([5, 9, 8, 4, 7], 10, thetas=[0.6, 0.5], tol=1e-8, max_iter=200)
     >>> [round(float(t), 2) for t in result.thetas]
     [0.8, 0.52]
     """
     data = as_coin_data(heads, tosses)
-    if n_coins is None:
-        n_coins = 2 if thetas is None else len(np.atleast_1d(thetas))
-    k = check_positive_int(n_coins, "n_coins")
+    if n_components is None:
+        n_components = 2 if thetas is None else len(np.atleast_1d(thetas))
+    k = check_positive_int(n_components, "n_components")
     if thetas is None:
         thetas = np.random.default_rng(random_state).uniform(0.2, 0.8, size=k)
     if weights is None:
         weights = np.full(k, 1.0 / k)
     params = _check_params(CoinParams(weights, thetas), k, open_interval=True)
-    fixed = None if learn_weights else params.weights
     return run_em(
         data,
         params,
         e_step=e_step,
-        m_step=partial(m_step, weights=fixed),
+        m_step=partial(m_step, learn_weights=bool(learn_weights)),
+        n_observations=len(data.heads),
         tol=tol,
         max_iter=max_iter,
         record=record,

@@ -42,9 +42,10 @@ from ._validation import (
     check_positive_int,
     check_probability_vector,
     check_shape,
+    check_spd,
     check_spd_stack,
 )
-from .em import EMResult, LikelihoodDecreaseError, run_em
+from .em import EMResult, run_em
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -61,6 +62,7 @@ __all__ = [
     "kmeans_plusplus",
     "n_parameters",
     "full_covariances",
+    "check_params",
     "fit",
 ]
 
@@ -392,18 +394,23 @@ def log_gaussian_density(X, means, covariances, covariance_type: str = "full") -
     return log_dens
 
 
-def e_step(X, params: GMMParams, covariance_type: str = "full") -> tuple[np.ndarray, np.ndarray]:
+def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full") -> tuple[np.ndarray, np.ndarray]:
     """E-step: responsibilities of each component for each point.
 
     Implements :eq:`gmm-e-step` in log space: ``log weights[k] + log N(x_n
     | mu_k, Sigma_k)`` normalised over ``k`` with :eq:`logsumexp`.  The
     per-point normaliser is ``log p(x_n)``, whose sum is the log-likelihood
     :eq:`gmm-log-likelihood`.  Rows are processed in cache-sized blocks.
+    ``X`` and ``params`` are trusted (validated by :func:`fit`; use
+    :func:`log_likelihood` for a checked evaluation).
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     params : GMMParams
+    previous : ignored
+        The previous responsibilities, which :func:`emtutor.em.run_em` hands
+        every E-step; the exact posterior does not depend on them.
     covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
@@ -437,7 +444,8 @@ def e_step(X, params: GMMParams, covariance_type: str = "full") -> tuple[np.ndar
     return resp, log_norm
 
 
-def m_step(X, resp, reg_covar: float = 0.0, covariance_type: str = "full") -> GMMParams:
+def m_step(X, resp, params: GMMParams | None = None, *, reg_covar: float = 0.0,
+           covariance_type: str = "full") -> GMMParams:
     """M-step: weights, means and covariances from the responsibilities.
 
     Implements :eq:`gmm-m-weights`, :eq:`gmm-m-means` and
@@ -452,7 +460,11 @@ def m_step(X, resp, reg_covar: float = 0.0, covariance_type: str = "full") -> GM
     ----------
     X : array of shape (n_samples, n_features)
     resp : array of shape (n_samples, n_components)
+    params : GMMParams, optional
+        The current parameters, which :func:`emtutor.em.run_em` hands every
+        M-step; unused, as the mixture's M-step is a closed form in ``resp``.
     reg_covar : float, default 0.0
+        ``epsilon`` in ``Sigma_k = S_k / N_k + epsilon I``, as in scikit-learn.
     covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
@@ -467,7 +479,7 @@ def m_step(X, resp, reg_covar: float = 0.0, covariance_type: str = "full") -> GM
     return GMMParams(weights, means, kind.estimate(X, resp, counts, means, reg_covar))
 
 
-def log_likelihood(X, params: GMMParams, covariance_type: str = "full") -> float:
+def log_likelihood(X, params: GMMParams, *, covariance_type: str = "full") -> float:
     """Total log-likelihood :eq:`gmm-log-likelihood` of ``X`` under ``params``.
 
     Parameters
@@ -483,15 +495,15 @@ def log_likelihood(X, params: GMMParams, covariance_type: str = "full") -> float
     """
     X = as_data_matrix(X)
     params = check_params(params, len(params.weights), X.shape[1], covariance_type)
-    return float(np.sum(e_step(X, params, covariance_type)[1]))
+    return float(np.sum(e_step(X, params, covariance_type=covariance_type)[1]))
 
 
 # ---------------------------------------------------------------------------
 # Initialisation.
 # ---------------------------------------------------------------------------
 
-INIT_METHODS = ("kmeans++", "random_from_data")
-"""Ways to choose the initial means when they are not given."""
+INIT_METHODS = ("k-means++", "random_from_data")
+"""Ways to choose the initial means when they are not given (scikit-learn's spellings)."""
 
 
 def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
@@ -499,7 +511,7 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
 
     The first mean is a data point chosen uniformly; each next one is a data
     point chosen with probability proportional to its squared distance to
-    the nearest mean chosen so far.
+    the nearest mean chosen so far (:eq:`kmeanspp-d2`).
 
     Parameters
     ----------
@@ -517,8 +529,12 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
     ValueError
         If ``X`` has fewer than ``n_components`` distinct points.
     """
-    rng = np.random.default_rng(random_state)
     X = as_data_matrix(X)
+    k = check_positive_int(n_components, "n_components", 1, len(X))
+    return _kmeans_plusplus(X, k, np.random.default_rng(random_state))
+
+
+def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarray:
     chosen = [int(rng.integers(len(X)))]
     sq_dist = np.sum((X - X[chosen[0]]) ** 2, axis=1)
     for _ in range(1, n_components):
@@ -552,12 +568,19 @@ def _random_distinct_rows(X, k: int, rng: np.random.Generator) -> np.ndarray:
     return distinct[rng.choice(len(distinct), size=k, replace=False)]
 
 
+def check_init(init) -> str:
+    """Validate an ``init`` setting: one of :data:`INIT_METHODS`."""
+    if not isinstance(init, str) or init not in INIT_METHODS:
+        raise ValueError(f"init must be one of {list(INIT_METHODS)}, got {init!r}")
+    return init
+
+
 def initial_params(
     X,
     n_components: int,
     *,
     covariance_type: str = "full",
-    init: str = "kmeans++",
+    init: str = "k-means++",
     reg_covar: float = 1e-6,
     random_state=None,
     weights=None,
@@ -566,49 +589,63 @@ def initial_params(
 ) -> GMMParams:
     """Initial parameters: explicit ones as given, the rest by ``init``.
 
-    Means not given are chosen by ``init``: ``"kmeans++"`` (see
+    Means not given are chosen by ``init``: ``"k-means++"`` (see
     :func:`kmeans_plusplus`) or ``"random_from_data"`` (distinct data
     points drawn uniformly).  Weights not given are uniform; covariances not
     given are the covariance of ``X`` (plus ``reg_covar`` on the diagonal)
-    for every component, in the form of ``covariance_type``.
+    for every component, in the form of ``covariance_type``.  The Gaussian
+    hidden Markov model (:func:`emtutor.hmm.fit_gaussian`) starts its
+    emissions the same way.
 
     Returns
     -------
     GMMParams
     """
     X = as_data_matrix(X)
-    n_samples, n_features = X.shape
-    k = check_positive_int(n_components, "n_components", 1, n_samples)
-    kind = _covariance_type(covariance_type)
-    if init not in INIT_METHODS:
-        raise ValueError(f"init must be one of {list(INIT_METHODS)}, got {init!r}")
-    rng = np.random.default_rng(random_state)
+    k = check_positive_int(n_components, "n_components", 1, len(X))
+    _covariance_type(covariance_type)
+    check_init(init)
+    reg_covar = check_nonnegative(reg_covar, "reg_covar")
+    params = _initial_params(X, k, covariance_type, init, reg_covar, np.random.default_rng(random_state),
+                             weights, means, covariances)
+    return check_params(params, k, X.shape[1], covariance_type)
+
+
+def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, means=None, covariances=None):
+    """:func:`initial_params` for validated settings and ``X``; the result is not checked."""
     if weights is None:
         weights = np.full(k, 1.0 / k)
     if means is None:
-        if init == "kmeans++":
-            means = kmeans_plusplus(X, k, rng)
-        else:
-            means = _random_distinct_rows(X, k, rng)
+        means = _kmeans_plusplus(X, k, rng) if init == "k-means++" else _random_distinct_rows(X, k, rng)
     if covariances is None:
+        n_features = X.shape[1]
         data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
         data_cov.flat[:: n_features + 1] += reg_covar
-        covariances = kind.from_full(data_cov, k)
-    return check_params(GMMParams(weights, means, covariances), k, n_features, covariance_type)
+        covariances = COVARIANCE_TYPES[covariance_type].from_full(data_cov, k)
+    return GMMParams(weights, means, covariances)
+
+
+def check_covariances(covariances, k: int, d: int, covariance_type: str = "full") -> np.ndarray:
+    """Validate covariances of the given type (shape, symmetry, positive definiteness)."""
+    shape = _covariance_type(covariance_type).shape(k, d)
+    if np.shape(covariances) != shape:
+        raise ValueError(
+            f"covariances must have shape {shape} for covariance_type={covariance_type!r}, "
+            f"got {np.shape(covariances)}"
+        )
+    if covariance_type == "full":
+        return check_spd_stack(covariances, shape, "covariances")
+    if covariance_type == "tied":
+        return check_spd(covariances, d, "covariances")
+    covariances = check_shape(covariances, shape, "covariances")
+    if np.any(covariances <= 0):
+        raise ValueError(f"covariances ({covariance_type} variances) must be positive, got {covariances}")
+    return covariances
 
 
 def check_params(params: GMMParams, k: int, d: int, covariance_type: str = "full") -> GMMParams:
-    """Validate parameters of the given covariance type; return them as float arrays."""
-    kind = _covariance_type(covariance_type)
-    shape = kind.shape(k, d)
-    if covariance_type == "full":
-        covariances = check_spd_stack(params.covariances, shape, "covariances")
-    elif covariance_type == "tied":
-        covariances = check_spd_stack(np.asarray(params.covariances, float)[None], (1, d, d), "covariances")[0]
-    else:
-        covariances = check_shape(params.covariances, shape, "covariances")
-        if np.any(covariances <= 0):
-            raise ValueError(f"covariances ({covariance_type} variances) must be positive, got {covariances}")
+    """Validate mixture parameters of the given covariance type; return them as float arrays."""
+    covariances = check_covariances(params.covariances, k, d, covariance_type)
     return GMMParams(
         check_probability_vector(params.weights, k, "weights"),
         check_shape(params.means, (k, d), "means"),
@@ -616,15 +653,12 @@ def check_params(params: GMMParams, k: int, d: int, covariance_type: str = "full
     )
 
 
-_check_params = check_params  # the name used before covariance types existed
-
-
 # ---------------------------------------------------------------------------
 # The regularised M-step and the monotonicity check.
 # ---------------------------------------------------------------------------
 
 
-def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams,
+def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams, *,
                          reg_covar: float, covariance_type: str = "full") -> float:
     """How far the log-likelihood may fall in one regularised EM step.
 
@@ -635,7 +669,11 @@ def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams,
     ``LL_new - LL_old >= (reg_covar / 2) sum_k N_k [tr inv(Sigma_k_new) -
     tr inv(Sigma_k_old)]``.  The negative of that right-hand side is the
     slack :func:`emtutor.em.run_em` allows (it may be negative: then the
-    step must raise the log-likelihood by at least that much).
+    step must raise the log-likelihood by at least that much).  The same
+    bound holds for the Gaussian hidden Markov model, whose emission M-step
+    is this one with the state posteriors as ``resp``
+    (:func:`emtutor.hmm.m_step`); any parameters with ``means`` and
+    ``covariances`` fields will do.
 
     Parameters
     ----------
@@ -741,7 +779,7 @@ def fit(
     n_components: int,
     *,
     covariance_type: str = "full",
-    init: str = "kmeans++",
+    init: str = "k-means++",
     n_init: int = 1,
     weights=None,
     means=None,
@@ -761,7 +799,7 @@ def fit(
         Number of mixture components, ``1 <= n_components <= n_samples``.
     covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
         Form of the covariances (see :data:`COVARIANCE_TYPES`).
-    init : {"kmeans++", "random_from_data"}, default "kmeans++"
+    init : {"k-means++", "random_from_data"}, default "k-means++"
         How to choose the initial means when ``means`` is not given.
     n_init : int, default 1
         Number of restarts (each from its own initial means); the one with
@@ -778,11 +816,13 @@ def fit(
         default the covariance of ``X`` (plus ``reg_covar`` on the diagonal)
         for every component.
     reg_covar : float, default 1e-6
-        Added to the diagonal of every covariance in each M-step; keeps a
-        component from collapsing onto a single point.
+        ``epsilon`` in ``Sigma_k = S_k / N_k + epsilon I``: added to the
+        diagonal of every covariance in each M-step (scikit-learn's
+        meaning); keeps a component from collapsing onto a single point.
     tol : float, default 1e-4
-        Stop when the total log-likelihood changes by less than ``tol``
-        (checked from the second iteration on).
+        Stop when the log-likelihood *per sample* changes by less than
+        ``tol`` (checked from the second iteration on; see
+        :func:`emtutor.em.run_em`).
     max_iter : int, default 100
     random_state : int, numpy Generator or None
         Seed for the initial means.
@@ -794,9 +834,9 @@ def fit(
     -------
     GMMResult
         ``result.weights``, ``result.means``, ``result.covariances``,
-        ``result.log_likelihoods``, ``result.n_iter``, ``result.converged``,
-        ``result.resp`` (responsibilities under the final parameters),
-        ``result.restarts``.
+        ``result.objectives`` (the log-likelihood after every iteration),
+        ``result.n_iter``, ``result.converged``, ``result.resp``
+        (responsibilities under the final parameters), ``result.restarts``.
 
     Raises
     ------
@@ -823,12 +863,18 @@ def fit(
     >>> result.means.shape
     (3, 2)
     """
-    X = as_data_matrix(X)
+    return _fit(as_data_matrix(X), n_components, covariance_type=covariance_type, init=init, n_init=n_init,
+                weights=weights, means=means, covariances=covariances, reg_covar=reg_covar, tol=tol,
+                max_iter=max_iter, random_state=random_state, record=record)
+
+
+def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, covariances, reg_covar, tol,
+         max_iter, random_state, record) -> GMMResult:
+    """:func:`fit` for an ``X`` already validated by :func:`emtutor._validation.as_data_matrix`."""
     n_samples, n_features = X.shape
     k = check_positive_int(n_components, "n_components", 1, n_samples)
     _covariance_type(covariance_type)
-    if init not in INIT_METHODS:
-        raise ValueError(f"init must be one of {list(INIT_METHODS)}, got {init!r}")
+    check_init(init)
     n_init = check_positive_int(n_init, "n_init", 1)
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
     _check_enough_distinct(X, k)
@@ -840,14 +886,12 @@ def fit(
     rng = np.random.default_rng(random_state)
     runs = []
     for _ in range(n_init):
-        params = initial_params(
-            X, k, covariance_type=covariance_type, init=init, reg_covar=reg_covar,
-            random_state=rng, weights=weights, means=means, covariances=covariances,
-        )
+        params = _initial_params(X, k, covariance_type, init, reg_covar, rng, weights, means, covariances)
+        params = check_params(params, k, n_features, covariance_type)
         runs.append(run_em(X, params, e_step=e_step_fn, m_step=m_step_fn, m_step_slack=slack_fn,
-                           tol=tol, max_iter=max_iter, record=record))
+                           n_observations=n_samples, tol=tol, max_iter=max_iter, record=record))
 
-    final = [run.log_likelihood for run in runs]
+    final = [run.objective for run in runs]
     summary = _summarise_restarts(final, atol=max(100 * tol, 1e-6 * max(abs(v) for v in final)))
     best = runs[summary.best]
     return GMMResult(

@@ -99,7 +99,7 @@ def backward(frame_loglik, transmat, log_scale):
 
     Implements :eq:`hmm-backward` in the scaled form
     :eq:`hmm-backward-scaled`, dividing by the forward pass's scale factors,
-    so that ``alpha[t] * beta[t]`` is the posterior ``gamma[t]``
+    so that ``alpha[t] * beta[t]`` is the state posterior ``resp[t]``
     (:eq:`hmm-gamma`).
 
     Parameters
@@ -262,7 +262,7 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
 def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     """Posteriors and log-likelihood of one sequence.
 
-    Computes the state posteriors ``gamma`` (:eq:`hmm-gamma`), the pair
+    Computes the state posteriors ``resp`` (:eq:`hmm-gamma`), the pair
     posteriors summed over time ``xi_sum`` (:eq:`hmm-xi`) and the
     log-likelihood (:eq:`hmm-log-likelihood`) from the forward and
     backward passes (:eq:`hmm-forward`, :eq:`hmm-backward`).
@@ -280,8 +280,8 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
 
     Returns
     -------
-    gamma : ndarray of shape (n_samples, n_components)
-        ``gamma[t, k] = p(z_t = k | x)``.
+    resp : ndarray of shape (n_samples, n_components)
+        ``resp[t, k] = p(z_t = k | x)``, the state posteriors.
     xi_sum : ndarray of shape (n_components, n_components)
         ``xi_sum[i, j] = sum_t p(z_t = i, z_{t+1} = j | x)``.
     log_likelihood : float
@@ -311,8 +311,8 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     else:
         raise ValueError(f"method must be 'chunked', 'scaled' or 'log', got {method!r}")
 
-    gamma = alpha * beta
-    gamma /= gamma.sum(axis=1, keepdims=True)
+    resp = alpha * beta
+    resp /= resp.sum(axis=1, keepdims=True)
     if len(lik) > 1:
         # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
         right = lik[1:] * beta[1:]
@@ -320,7 +320,7 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
         xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
     else:
         xi_sum = np.zeros_like(transmat, dtype=float)
-    return gamma, xi_sum, log_likelihood
+    return resp, xi_sum, log_likelihood
 
 
 def _forward_backward_log(frame_loglik, startprob, transmat):
@@ -329,7 +329,7 @@ def _forward_backward_log(frame_loglik, startprob, transmat):
     log_likelihood = float(logsumexp(log_alpha[-1]))
     if not np.isfinite(log_likelihood):
         raise ValueError("the sequence has probability zero under the parameters")
-    gamma = np.exp(log_alpha + log_beta - log_likelihood)
+    resp = np.exp(log_alpha + log_beta - log_likelihood)
     with np.errstate(divide="ignore"):
         log_trans = np.log(transmat)
     log_xi = (
@@ -339,7 +339,7 @@ def _forward_backward_log(frame_loglik, startprob, transmat):
         - log_likelihood
     )
     xi_sum = np.exp(log_xi).sum(axis=0) if len(log_xi) else np.zeros_like(transmat, dtype=float)
-    return gamma, xi_sum, log_likelihood
+    return resp, xi_sum, log_likelihood
 
 
 def viterbi(frame_loglik, startprob, transmat):
@@ -353,10 +353,10 @@ def viterbi(frame_loglik, startprob, transmat):
 
     Returns
     -------
-    path : ndarray of shape (n_samples,)
-        State indices; ties go to the lowest index.
     log_prob : float
         ``log p(x, path)``, the joint log-probability of the data and the path.
+    path : ndarray of shape (n_samples,)
+        State indices; ties go to the lowest index.
     """
     frame_loglik = np.asarray(frame_loglik, dtype=float)
     with np.errstate(divide="ignore"):
@@ -376,4 +376,4 @@ def viterbi(frame_loglik, startprob, transmat):
     path[-1] = int(np.argmax(delta))
     for t in range(n_samples - 1, 0, -1):
         path[t - 1] = backpointer[t, path[t]]
-    return path, log_prob
+    return log_prob, path

@@ -20,9 +20,10 @@ E-step and raises on a decrease.  The E-step is iterative and stops at a
 tolerance, so it is *not* exact; monotonicity still holds because every
 piece is an ascent step on one function, the ELBO ``L(q, params)``:
 
-* the E-step starts from the previous iteration's ``gamma`` (carried through
-  the parameters as :attr:`LDAParams.gamma`), and each of its updates is the
-  exact maximiser of ``L`` over ``phi`` (given ``gamma``) or ``gamma`` (given
+* the E-step starts from the previous E-step's ``q`` (its
+  :class:`LDAExpectations`, which the driver :func:`emtutor.em.run_em` hands
+  every E-step as ``previous``), and each of its updates is the exact
+  maximiser of ``L`` over ``phi`` (given ``gamma``) or ``gamma`` (given
   ``phi``), so however few updates it makes, ``L`` cannot go down;
 * the E-step ends on a ``phi`` update and returns ``L`` computed exactly
   for the ``(gamma, phi)`` it returns (no ``eps`` added anywhere; the
@@ -33,6 +34,9 @@ piece is an ascent step on one function, the ELBO ``L(q, params)``:
   does not lower the ``alpha``-part of ``L`` (halving it otherwise).
 
 So ``L(q_t, params_t) <= L(q_t, params_{t+1}) <= L(q_{t+1}, params_{t+1})``.
+The objective :func:`fit` records is therefore the ELBO, not the
+log-likelihood (which is intractable): the E-step's value is ``L`` of the
+``q`` it returns, a lower bound on ``log p(X | params)``.
 """
 
 from __future__ import annotations
@@ -44,13 +48,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln, polygamma
 
-from ._validation import check_nonnegative, check_positive_int
-from .em import EMResult, NotFittedError, run_em
+from ._validation import check_nonnegative, check_not_complex, check_positive_int
+from .em import EMResult, run_em
 
 __all__ = [
     "LDAParams",
     "LDAExpectations",
-    "LatentDirichletAllocation",
     "as_count_matrix",
     "expected_log_beta",
     "topic_word_distribution",
@@ -61,6 +64,7 @@ __all__ = [
     "transform",
     "perplexity",
     "top_words",
+    "initial_params",
     "fit",
 ]
 
@@ -74,29 +78,25 @@ _DENSE_FRACTION = 0.2
 
 
 class LDAParams(NamedTuple):
-    """Parameters of latent Dirichlet allocation (and the E-step's warm start).
+    """Parameters of latent Dirichlet allocation.
 
     Attributes
     ----------
-    alpha : ndarray of shape (n_topics,)
+    alpha : ndarray of shape (n_components,)
         Dirichlet parameter of the topic proportions, all entries > 0.
-    topic_word : ndarray of shape (n_topics, n_words)
+    topic_word : ndarray of shape (n_components, n_words)
         If ``eta is None``: the topics ``beta`` themselves (rows sum to 1).
         Otherwise: the parameters ``lambda`` of the variational Dirichlet
         ``q(beta_k) = Dirichlet(lambda[k])`` (all entries > 0).
     eta : float or None
-        Symmetric Dirichlet prior on the topics; ``None`` means no prior
+        Symmetric Dirichlet prior on the topics, a fixed hyperparameter that
+        says how to read ``topic_word``; ``None`` means no prior
         (maximum-likelihood topics).
-    gamma : ndarray of shape (n_docs, n_topics) or None
-        Variational Dirichlet parameters of the previous E-step, where the
-        next E-step starts its coordinate ascent; ``None`` starts from
-        ``alpha + n_tokens / n_topics``.
     """
 
     alpha: np.ndarray
     topic_word: np.ndarray
     eta: float | None = None
-    gamma: np.ndarray | None = None
 
 
 class LDAExpectations(NamedTuple):
@@ -104,22 +104,18 @@ class LDAExpectations(NamedTuple):
 
     Attributes
     ----------
-    gamma : ndarray of shape (n_docs, n_topics)
+    gamma : ndarray of shape (n_docs, n_components)
         Variational Dirichlet parameters, ``q(theta_d) = Dirichlet(gamma[d])``.
-    topic_word_counts : ndarray of shape (n_topics, n_words)
+    topic_word_counts : ndarray of shape (n_components, n_words)
         Expected number of times each word is assigned to each topic,
         ``sum_d n[d, v] phi[d, v, k]``, the sufficient statistics of the
         M-step.
-    alpha : ndarray of shape (n_topics,)
-        The ``alpha`` the E-step used: where the M-step's Newton iteration
-        starts and the value it must not do worse than.
     doc_elbo : ndarray of shape (n_docs,)
         Each document's term of the ELBO (0 for a document with no words).
     """
 
     gamma: np.ndarray
     topic_word_counts: np.ndarray
-    alpha: np.ndarray
     doc_elbo: np.ndarray
 
 
@@ -150,6 +146,7 @@ def as_count_matrix(X, name: str = "X") -> sp.csr_matrix:
         If ``X`` is not 2-D, has no documents or an empty vocabulary, or
         contains negative, NaN or infinite counts.
     """
+    check_not_complex(X, name)
     if sp.issparse(X):
         try:
             X = sp.csr_matrix(X, dtype=float, copy=True)
@@ -158,38 +155,45 @@ def as_count_matrix(X, name: str = "X") -> sp.csr_matrix:
     else:
         try:
             X = np.asarray(X, dtype=float)
-        except (TypeError, ValueError) as exc:
+        except TypeError as exc:
+            raise TypeError(f"{name} must be a numeric count matrix: {exc}") from None
+        except ValueError as exc:
             raise ValueError(f"{name} must be a numeric count matrix: {exc}") from None
         if X.ndim != 2:
             raise ValueError(
-                f"{name} must be 2-D of shape (n_docs, n_words), got {X.ndim}-D with shape {X.shape}"
+                f"{name} must be 2-D of shape (n_docs, n_words), got {X.ndim}-D with shape {X.shape}; "
+                "Reshape your data with X.reshape(1, -1) if it is a single document"
             )
         X = sp.csr_matrix(X)
     n_docs, n_words = X.shape
     if n_words == 0:
-        raise ValueError(f"{name} has an empty vocabulary (shape {X.shape}); it needs at least one word")
+        raise ValueError(
+            f"{name} has an empty vocabulary: 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            "required. It needs at least one word."
+        )
     if n_docs == 0:
-        raise ValueError(f"{name} has no documents (shape {X.shape})")
+        raise ValueError(f"{name} has no documents: 0 sample(s) (shape={X.shape}) while a minimum of 1 is required")
     X.sum_duplicates()
     if not np.all(np.isfinite(X.data)):
         raise ValueError(f"{name} contains NaN or inf counts; counts must be finite")
     if np.any(X.data < 0):
-        raise ValueError(f"{name} contains negative counts; word counts must be >= 0")
+        raise ValueError(f"Negative values in data passed to {name}: word counts must be >= 0, but "
+                         f"{name} contains negative counts")
     X.eliminate_zeros()
     X.sort_indices()
     return X
 
 
 def _check_params(params: LDAParams, X: sp.csr_matrix) -> LDAParams:
-    n_docs, n_words = X.shape
+    n_words = X.shape[1]
     alpha = np.asarray(params.alpha, dtype=float)
     if alpha.ndim != 1 or not np.all(np.isfinite(alpha)) or np.any(alpha <= 0):
         raise ValueError(f"alpha must be a 1-D array of finite numbers > 0, got {alpha!r}")
-    n_topics = len(alpha)
+    n_components = len(alpha)
     topic_word = np.asarray(params.topic_word, dtype=float)
-    if topic_word.shape != (n_topics, n_words):
+    if topic_word.shape != (n_components, n_words):
         raise ValueError(
-            f"topic_word must have shape (n_topics, n_words) = {(n_topics, n_words)}, "
+            f"topic_word must have shape (n_components, n_words) = {(n_components, n_words)}, "
             f"got {topic_word.shape} (X has {n_words} words)"
         )
     if not np.all(np.isfinite(topic_word)):
@@ -204,16 +208,22 @@ def _check_params(params: LDAParams, X: sp.csr_matrix) -> LDAParams:
             raise ValueError("eta must be > 0 (or None for no prior on the topics)")
         if np.any(topic_word <= 0):
             raise ValueError("with eta, topic_word holds Dirichlet parameters lambda, which must be > 0")
-    gamma = params.gamma
-    if gamma is not None:
-        gamma = np.asarray(gamma, dtype=float)
-        if gamma.shape != (n_docs, n_topics):
-            raise ValueError(
-                f"gamma must have shape (n_docs, n_topics) = {(n_docs, n_topics)}, got {gamma.shape}"
-            )
-        if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
-            raise ValueError("gamma must be finite and > 0")
-    return LDAParams(alpha, topic_word, eta, gamma)
+    return LDAParams(alpha, topic_word, eta)
+
+
+def _start_gamma(previous, n_docs: int, n_components: int) -> np.ndarray | None:
+    """The ``gamma`` of the previous E-step's expectations, checked (None: a fresh start)."""
+    if previous is None:
+        return None
+    gamma = np.asarray(previous.gamma, dtype=float)
+    if gamma.shape != (n_docs, n_components):
+        raise ValueError(
+            f"previous.gamma must have shape (n_docs, n_components) = {(n_docs, n_components)}, "
+            f"got {gamma.shape}"
+        )
+    if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
+        raise ValueError("previous.gamma must be finite and > 0")
+    return gamma.copy()
 
 
 # --------------------------------------------------------------------------
@@ -233,7 +243,7 @@ def expected_log_beta(params: LDAParams) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n_topics, n_words)
+    ndarray of shape (n_components, n_words)
     """
     topic_word = np.asarray(params.topic_word, dtype=float)
     if params.eta is None:
@@ -250,7 +260,7 @@ def topic_word_distribution(params: LDAParams) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n_topics, n_words)
+    ndarray of shape (n_components, n_words)
         Rows sum to 1.
     """
     topic_word = np.asarray(params.topic_word, dtype=float)
@@ -261,12 +271,14 @@ def topic_word_distribution(params: LDAParams) -> np.ndarray:
 # E-step
 
 
-def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, restart: bool = False):
-    """E-step: per-document coordinate ascent on the ELBO, from ``params.gamma``.
+def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol: float = 1e-3,
+           max_iter: int = 100, restart: bool = False):
+    """E-step: per-document coordinate ascent on the ELBO, from the previous ``q``.
 
     For every document, alternate :eq:`lda-phi-update` (``phi`` given
     ``gamma``) and :eq:`lda-gamma-update` (``gamma`` given ``phi``), starting
-    from ``params.gamma`` (or ``alpha + n_tokens / n_topics``), until the
+    from ``previous.gamma`` (or, without ``previous``, from the fresh start
+    ``alpha + n_tokens / n_components``), until the
     mean absolute change of ``gamma[d]`` is below ``tol`` or after
     ``max_iter`` updates; then a last :eq:`lda-phi-update`.  Each update
     maximises the ELBO exactly over its block, so the returned ELBO is at
@@ -285,13 +297,16 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
     ----------
     X : array or sparse matrix of shape (n_docs, n_words)
     params : LDAParams
+    previous : LDAExpectations, optional
+        The previous E-step's expectations (what :func:`emtutor.em.run_em`
+        hands every E-step); their ``gamma`` is where the ascent starts.
     tol : float, default 1e-3
         Per-document stopping threshold on ``mean_k |change of gamma[d, k]|``.
     max_iter : int, default 100
         Maximum number of ``gamma`` updates per document.
     restart : bool, default False
-        When starting from ``params.gamma``, also run the ascent from the
-        fresh start ``alpha + n_tokens / n_topics`` and keep, per document,
+        When starting from ``previous``, also run the ascent from the
+        fresh start ``alpha + n_tokens / n_components`` and keep, per document,
         the ``q`` with the higher ELBO.  The kept ``q`` is at least as good
         as the warm start's result, so the ELBO still cannot decrease; the
         fresh start lets a document leave a poor local optimum of its own
@@ -316,12 +331,13 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
     max_iter = check_positive_int(max_iter, "max_iter")
     alpha = params.alpha
     n_docs, n_words = X.shape
-    n_topics = len(alpha)
+    n_components = len(alpha)
+    start_gamma = _start_gamma(previous, n_docs, n_components)
 
     log_beta = expected_log_beta(params)
     word_shift = log_beta.max(axis=0)  # c[v] = max_k E log beta[k, v]
     with np.errstate(invalid="ignore"):  # -inf - (-inf) for a word no topic has
-        exp_beta_t = np.exp(log_beta - word_shift).T  # B[k, v] / exp(c[v]), shape (n_words, n_topics)
+        exp_beta_t = np.exp(log_beta - word_shift).T  # B[k, v] / exp(c[v]), shape (n_words, n_components)
     exp_beta_t[~np.isfinite(word_shift)] = 0.0
     present = np.zeros(n_words, bool)
     present[X.indices] = True
@@ -333,16 +349,13 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
         )
 
     lengths = np.diff(X.indptr)
-    if params.gamma is None:
-        gamma = alpha + X.sum(axis=1).A1[:, None] / n_topics
-    else:
-        gamma = params.gamma.copy()
+    gamma = alpha + X.sum(axis=1).A1[:, None] / n_components if start_gamma is None else start_gamma
     gamma[lengths == 0] = alpha  # the exact optimum for a document with no words
 
-    counts = np.zeros((n_topics, n_words))
+    counts = np.zeros((n_components, n_words))
     doc_elbo = np.zeros(n_docs)
-    warm = params.gamma is not None
-    for start, stop in _blocks(X.indptr, n_topics):
+    warm = start_gamma is not None
+    for start, stop in _blocks(X.indptr, n_components):
         docs = slice(start, stop)
         block = X[docs]
         nonempty = np.flatnonzero(lengths[docs] > 0)
@@ -354,7 +367,7 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
         a, norm, elbo_d = _final_phi(block, g, alpha, exp_beta_t, word_shift, dense)
         if restart and warm:
             # the same ascent from the fresh start; keep the better q per document
-            g0 = alpha + block.sum(axis=1).A1[:, None] / n_topics
+            g0 = alpha + block.sum(axis=1).A1[:, None] / n_components
             g0 = _update_gamma(block, g0, alpha, exp_beta_t, tol, max_iter, dense)
             a0, norm0, elbo0 = _final_phi(block, g0, alpha, exp_beta_t, word_shift, dense)
             better = elbo0 > elbo_d
@@ -368,7 +381,7 @@ def e_step(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100, rest
         doc_elbo[idx] = elbo_d
     counts *= exp_beta_t.T  # sum_d n[d, v] phi[d, v, k] = B[k, v] sum_d a[d, k] n[d, v] / Z[d, v]
     total = float(doc_elbo.sum() + _topic_elbo(params, log_beta))
-    return LDAExpectations(gamma, counts, alpha, doc_elbo), total
+    return LDAExpectations(gamma, counts, doc_elbo), total
 
 
 def _final_phi(block, gamma, alpha, exp_beta_t, word_shift, dense):
@@ -443,9 +456,9 @@ def _update_gamma(block, gamma, alpha, exp_beta_t, tol, max_iter, dense):
     return gamma
 
 
-def _blocks(indptr, n_topics):
+def _blocks(indptr, n_components):
     n_docs = len(indptr) - 1
-    per_block = max(1, _BLOCK_PAIRS // n_topics)
+    per_block = max(1, _BLOCK_PAIRS // n_components)
     start = 0
     while start < n_docs:
         stop = int(np.searchsorted(indptr, indptr[start] + per_block, side="right")) - 1
@@ -476,17 +489,17 @@ def _topic_elbo(params: LDAParams, log_beta: np.ndarray) -> float:
 # M-step
 
 
-def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_alpha: bool = False) -> LDAParams:
+def m_step(X, expectations: LDAExpectations, params: LDAParams, *, fit_alpha: bool = False) -> LDAParams:
     """M-step: the topics (and ``alpha``) maximising the ELBO given ``q``.
 
-    The topics are :eq:`lda-beta-update`: without a prior the expected
-    counts normalised per topic; with a symmetric Dirichlet(``eta``) prior
-    ``lambda = eta + counts``.  Both are the exact maximisers of
-    :eq:`lda-elbo` over the topics.  With ``fit_alpha``, ``alpha`` is
-    updated by the safeguarded Newton iteration :func:`alpha_newton`
-    (:eq:`lda-alpha-newton`) from ``expectations.alpha``; documents with no
-    words do not take part.  ``expectations.gamma`` is passed on as the
-    next E-step's starting point.
+    The topics are :eq:`lda-beta-update`: without a prior
+    (``params.eta is None``) the expected counts normalised per topic; with
+    a symmetric Dirichlet(``eta``) prior ``lambda = eta + counts``.  Both
+    are the exact maximisers of :eq:`lda-elbo` over the topics.  With
+    ``fit_alpha``, ``alpha`` is updated by the safeguarded Newton iteration
+    :func:`alpha_newton` (:eq:`lda-alpha-newton`) started from the current
+    ``params.alpha``, which it never does worse than; documents with no
+    words do not take part.  Otherwise ``params.alpha`` is kept.
 
     Parameters
     ----------
@@ -494,7 +507,8 @@ def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_al
         Only used to tell which documents have words (the counts are
         already in ``expectations``).
     expectations : LDAExpectations
-    eta : float or None, default None
+    params : LDAParams
+        The current parameters: their ``eta`` and (the start of) ``alpha``.
     fit_alpha : bool, default False
 
     Returns
@@ -507,6 +521,7 @@ def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_al
         If, without ``eta``, a topic received no words at all.
     """
     counts = expectations.topic_word_counts
+    eta = params.eta
     if eta is None:
         totals = counts.sum(axis=1, keepdims=True)
         if np.any(totals <= 0):
@@ -515,7 +530,7 @@ def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_al
         topic_word = counts / totals
     else:
         topic_word = eta + counts
-    alpha = expectations.alpha
+    alpha = params.alpha
     if fit_alpha:
         gamma = expectations.gamma
         X = X if _is_canonical(X) else as_count_matrix(X)
@@ -524,7 +539,7 @@ def m_step(X, expectations: LDAExpectations, *, eta: float | None = None, fit_al
             g = gamma[used]
             log_theta_sum = (digamma(g) - digamma(g.sum(axis=1, keepdims=True))).sum(axis=0)
             alpha = alpha_newton(log_theta_sum, int(used.sum()), alpha)
-    return LDAParams(alpha, topic_word, eta, expectations.gamma)
+    return LDAParams(alpha, topic_word, eta)
 
 
 def _alpha_objective(alpha, log_theta_sum, n_docs):
@@ -537,17 +552,17 @@ def alpha_newton(log_theta_sum, n_docs: int, alpha, *, tol: float = 1e-10, max_i
     The objective ``f(alpha) = n_docs (log Gamma(sum_k alpha_k) - sum_k log
     Gamma(alpha_k)) + sum_k (alpha_k - 1) log_theta_sum[k]`` is concave.  Its
     Hessian is a diagonal plus a constant, so the Newton step
-    :eq:`lda-alpha-newton` costs ``O(n_topics)``.  A step is halved until
+    :eq:`lda-alpha-newton` costs ``O(n_components)``.  A step is halved until
     ``alpha`` stays positive and ``f`` does not decrease, so the result is
     never worse than the starting ``alpha``.
 
     Parameters
     ----------
-    log_theta_sum : array of shape (n_topics,)
+    log_theta_sum : array of shape (n_components,)
         ``sum_d E_q[log theta[d, k]]``.
     n_docs : int
         Number of documents in the sum.
-    alpha : array of shape (n_topics,)
+    alpha : array of shape (n_components,)
         Starting point, entries > 0.
     tol : float, default 1e-10
         Stop when the largest relative Newton step is below ``tol``.
@@ -555,7 +570,7 @@ def alpha_newton(log_theta_sum, n_docs: int, alpha, *, tol: float = 1e-10, max_i
 
     Returns
     -------
-    ndarray of shape (n_topics,)
+    ndarray of shape (n_components,)
     """
     alpha = np.array(alpha, dtype=float)
     log_theta_sum = np.asarray(log_theta_sum, dtype=float)
@@ -613,8 +628,7 @@ def transform(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) -
     """Variational topic proportions ``gamma`` of (new) documents.
 
     Runs the E-step with the topics and ``alpha`` of ``params`` fixed,
-    starting from ``alpha + n_tokens / n_topics`` (``params.gamma`` is
-    ignored, as ``X`` may hold other documents).
+    from the fresh start ``alpha + n_tokens / n_components``.
 
     Parameters
     ----------
@@ -625,11 +639,11 @@ def transform(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) -
 
     Returns
     -------
-    gamma : ndarray of shape (n_docs, n_topics)
+    gamma : ndarray of shape (n_docs, n_components)
         ``q(theta_d) = Dirichlet(gamma[d])``; ``gamma[d] / gamma[d].sum()``
         is the posterior mean of the topic proportions.
     """
-    return e_step(X, params._replace(gamma=None), tol=tol, max_iter=max_iter)[0].gamma
+    return e_step(X, params, tol=tol, max_iter=max_iter)[0].gamma
 
 
 def perplexity(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) -> float:
@@ -657,11 +671,11 @@ def perplexity(X, params: LDAParams, *, tol: float = 1e-3, max_iter: int = 100) 
     ValueError
         If ``X`` has no words at all.
     """
-    X = as_count_matrix(X)
+    X = X if _is_canonical(X) else as_count_matrix(X)
     n_tokens = X.data.sum()
     if n_tokens <= 0:
         raise ValueError("X has no words; perplexity needs at least one token")
-    expectations, _ = e_step(X, params._replace(gamma=None), tol=tol, max_iter=max_iter)
+    expectations, _ = e_step(X, params, tol=tol, max_iter=max_iter)
     return float(np.exp(-expectations.doc_elbo.sum() / n_tokens))
 
 
@@ -670,7 +684,7 @@ def top_words(topic_word, n_top: int = 10, vocabulary=None) -> list:
 
     Parameters
     ----------
-    topic_word : array of shape (n_topics, n_words)
+    topic_word : array of shape (n_components, n_words)
         Topics (or anything proportional to them per row, e.g. ``lambda``).
     n_top : int, default 10
     vocabulary : sequence of str, optional
@@ -683,7 +697,7 @@ def top_words(topic_word, n_top: int = 10, vocabulary=None) -> list:
     """
     topic_word = np.asarray(topic_word, dtype=float)
     if topic_word.ndim != 2:
-        raise ValueError(f"topic_word must be 2-D of shape (n_topics, n_words), got shape {topic_word.shape}")
+        raise ValueError(f"topic_word must be 2-D of shape (n_components, n_words), got shape {topic_word.shape}")
     n_top = check_positive_int(n_top, "n_top", 1, topic_word.shape[1])
     if vocabulary is not None and len(vocabulary) != topic_word.shape[1]:
         raise ValueError(f"vocabulary has {len(vocabulary)} words, topic_word has {topic_word.shape[1]}")
@@ -697,23 +711,40 @@ def top_words(topic_word, n_top: int = 10, vocabulary=None) -> list:
 # fitting
 
 
-def _initial_params(X, n_topics, alpha, eta, topic_word, random_state):
+def initial_params(X, n_components: int, *, alpha=None, eta: float | None = None, topic_word=None,
+                   random_state=None) -> LDAParams:
+    """The parameters :func:`fit` starts from.
+
+    ``alpha`` default ``1 / n_components``; topics (or, with ``eta``, their
+    Dirichlet parameters ``lambda``) not given are drawn near uniform with
+    ``random_state``.
+
+    Returns
+    -------
+    LDAParams
+    """
+    X = as_count_matrix(X)
+    return _initial_params(X, check_positive_int(n_components, "n_components"), alpha, eta, topic_word,
+                           random_state)
+
+
+def _initial_params(X, n_components, alpha, eta, topic_word, random_state):
     if alpha is None:
-        alpha = 1.0 / n_topics
+        alpha = 1.0 / n_components
     alpha = np.asarray(alpha, dtype=float)
     if alpha.ndim == 0:
-        alpha = np.full(n_topics, float(alpha))
+        alpha = np.full(n_components, float(alpha))
     if topic_word is None:
         rng = np.random.default_rng(random_state)
-        topic_word = rng.gamma(100.0, 0.01, size=(n_topics, X.shape[1]))
+        topic_word = rng.gamma(100.0, 0.01, size=(n_components, X.shape[1]))
         if eta is None:
             topic_word /= topic_word.sum(axis=1, keepdims=True)
-    return _check_params(LDAParams(alpha, topic_word, eta, None), X)
+    return _check_params(LDAParams(alpha, topic_word, eta), X)
 
 
 def fit(
     X,
-    n_topics: int,
+    n_components: int,
     *,
     alpha=None,
     eta: float | None = None,
@@ -733,21 +764,23 @@ def fit(
     ----------
     X : array or scipy.sparse matrix of shape (n_docs, n_words)
         Word counts; dense and sparse input give identical results.
-    n_topics : int
-    alpha : float or array of shape (n_topics,), optional
+    n_components : int
+        Number of topics.
+    alpha : float or array of shape (n_components,), optional
         (Initial) Dirichlet parameter of the topic proportions; default
-        ``1 / n_topics``.
+        ``1 / n_components``.
     eta : float or None, default None
         Symmetric Dirichlet prior on the topics (smoothed LDA); ``None``
         fits maximum-likelihood topics.
     fit_alpha : bool, default False
         Estimate ``alpha`` in every M-step (Newton's method).
-    topic_word : array of shape (n_topics, n_words), optional
+    topic_word : array of shape (n_components, n_words), optional
         Initial topics (without ``eta``) or ``lambda`` (with ``eta``);
         default random, near uniform, drawn with ``random_state``.
     tol : float, default 1e-4
-        Stop when the ELBO *per token* changes by less than ``tol`` (the
-        driver gets ``tol * n_tokens``).
+        Stop when the ELBO *per token* (LDA's observations: the word
+        occurrences, ``X.sum()``) changes by less than ``tol`` (see
+        :func:`emtutor.em.run_em`).
     max_iter : int, default 100
         Maximum number of EM iterations.
     e_step_tol, max_e_step_iter, restart
@@ -761,7 +794,7 @@ def fit(
     -------
     EMResult
         ``result.alpha``, ``result.topic_word``, ``result.eta``,
-        ``result.log_likelihoods`` (the ELBO after every iteration),
+        ``result.objectives`` (the ELBO after every iteration),
         ``result.expectations.gamma``, ...
 
     Raises
@@ -770,122 +803,28 @@ def fit(
         For invalid counts (negative, NaN/inf, empty vocabulary), a corpus
         with no words, or invalid options.
     """
-    X = as_count_matrix(X)
-    n_topics = check_positive_int(n_topics, "n_topics")
-    n_tokens = X.data.sum()
-    if n_tokens <= 0:
+    return _fit(as_count_matrix(X), n_components, alpha=alpha, eta=eta, fit_alpha=fit_alpha,
+                topic_word=topic_word, tol=tol, max_iter=max_iter, e_step_tol=e_step_tol,
+                max_e_step_iter=max_e_step_iter, restart=restart, random_state=random_state, record=record)
+
+
+def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, tol, max_iter, e_step_tol,
+         max_e_step_iter, restart, random_state, record) -> EMResult:
+    """:func:`fit` for a count matrix already in canonical form (:func:`as_count_matrix`)."""
+    n_components = check_positive_int(n_components, "n_components")
+    if X.data.sum() <= 0:
         raise ValueError("X has no words at all; LDA needs at least one token to fit")
-    tol = check_nonnegative(tol, "tol")
-    params = _initial_params(X, n_topics, alpha, eta, topic_word, random_state)
+    e_step_tol = check_nonnegative(e_step_tol, "e_step_tol")
+    max_e_step_iter = check_positive_int(max_e_step_iter, "max_e_step_iter")
+    params = _initial_params(X, n_components, alpha, eta, topic_word, random_state)
     return run_em(
         X,
         params,
         e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, restart=bool(restart)),
-        m_step=partial(m_step, eta=params.eta, fit_alpha=bool(fit_alpha)),
-        tol=tol * n_tokens,
+        m_step=partial(m_step, fit_alpha=bool(fit_alpha)),
+        n_observations=float(X.data.sum()),
+        tol=tol,
         max_iter=max_iter,
         record=record,
+        objective_name="ELBO",
     )
-
-
-class LatentDirichletAllocation:
-    """LDA by variational EM, with a scikit-learn-like interface.
-
-    Parameters
-    ----------
-    n_topics : int
-    alpha, eta, fit_alpha, tol, max_iter, e_step_tol, max_e_step_iter, restart, random_state
-        As in :func:`fit`.
-
-    Attributes
-    ----------
-    alpha_ : ndarray of shape (n_topics,)
-    components_ : ndarray of shape (n_topics, n_words)
-        ``beta`` without ``eta``, ``lambda`` with it.
-    topic_word_ : ndarray of shape (n_topics, n_words)
-        The topics as distributions (rows sum to 1).
-    gamma_ : ndarray of shape (n_docs, n_topics)
-        Variational Dirichlet parameters of the training documents.
-    elbos_ : ndarray of shape (n_iter_,)
-        ELBO after every iteration.
-    n_iter_ : int
-    converged_ : bool
-    result_ : EMResult
-    """
-
-    def __init__(
-        self,
-        n_topics: int,
-        *,
-        alpha=None,
-        eta: float | None = None,
-        fit_alpha: bool = False,
-        tol: float = 1e-4,
-        max_iter: int = 100,
-        e_step_tol: float = 1e-3,
-        max_e_step_iter: int = 100,
-        restart: bool = False,
-        random_state=None,
-    ):
-        self.n_topics = n_topics
-        self.alpha = alpha
-        self.eta = eta
-        self.fit_alpha = fit_alpha
-        self.tol = tol
-        self.max_iter = max_iter
-        self.e_step_tol = e_step_tol
-        self.max_e_step_iter = max_e_step_iter
-        self.restart = restart
-        self.random_state = random_state
-
-    def fit(self, X, record: bool = False) -> "LatentDirichletAllocation":
-        """Fit to ``X`` (array or sparse matrix of shape (n_docs, n_words))."""
-        result = fit(
-            X,
-            self.n_topics,
-            alpha=self.alpha,
-            eta=self.eta,
-            fit_alpha=self.fit_alpha,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            e_step_tol=self.e_step_tol,
-            max_e_step_iter=self.max_e_step_iter,
-            restart=self.restart,
-            random_state=self.random_state,
-            record=record,
-        )
-        self.result_ = result
-        self.params_ = result.params._replace(gamma=None)
-        self.alpha_ = result.alpha
-        self.components_ = result.topic_word
-        self.topic_word_ = topic_word_distribution(result.params)
-        self.gamma_ = result.expectations.gamma
-        self.elbos_ = result.log_likelihoods
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
-        return self
-
-    def _check_fitted(self):
-        if not hasattr(self, "params_"):
-            raise NotFittedError("this LatentDirichletAllocation is not fitted yet; call fit(X) first")
-
-    def transform(self, X) -> np.ndarray:
-        """Posterior mean topic proportions of documents, shape (n_docs, n_topics)."""
-        self._check_fitted()
-        gamma = transform(X, self.params_, tol=self.e_step_tol, max_iter=self.max_e_step_iter)
-        return gamma / gamma.sum(axis=1, keepdims=True)
-
-    def fit_transform(self, X) -> np.ndarray:
-        """Fit, then return the training documents' topic proportions."""
-        self.fit(X)
-        return self.gamma_ / self.gamma_.sum(axis=1, keepdims=True)
-
-    def perplexity(self, X) -> float:
-        """Perplexity bound of (held-out) documents; see :func:`perplexity`."""
-        self._check_fitted()
-        return perplexity(X, self.params_, tol=self.e_step_tol, max_iter=self.max_e_step_iter)
-
-    def top_words(self, n_top: int = 10, vocabulary=None) -> list:
-        """Most probable words per topic; see :func:`top_words`."""
-        self._check_fitted()
-        return top_words(self.topic_word_, n_top, vocabulary)

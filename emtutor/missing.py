@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_data_matrix, check_positive_int, check_shape
-from .em import EMResult, NotFittedError, run_em
+from ._validation import as_data_matrix, check_positive_int, check_shape, check_spd
+from .em import EMResult, run_em
 
 __all__ = [
     "MissingNormalParams",
@@ -50,7 +50,6 @@ __all__ = [
     "fit",
     "impute",
     "sample_imputations",
-    "MissingNormal",
 ]
 
 _LOG_2PI = np.log(2.0 * np.pi)
@@ -165,7 +164,12 @@ def group_patterns(X) -> PatternGroups:
         return X
     data = _group_for_params(X)
     X, missing = data.X, data.missing
-    n_features = X.shape[1]
+    n_samples, n_features = X.shape
+    if n_samples < n_features + 1:
+        raise ValueError(
+            f"X has n_samples={n_samples} row(s); estimating the covariance of {n_features} "
+            f"features needs at least {n_features + 1}"
+        )
     for j in range(n_features):
         observed = X[~missing[:, j], j]
         if observed.size == 0:
@@ -225,7 +229,7 @@ def _pattern_blocks(precision: np.ndarray, group: _CountGroup) -> tuple:
     return cond_cov, log_det
 
 
-def e_step(X, params: MissingNormalParams) -> tuple[MissingExpectations, np.ndarray]:
+def e_step(X, params: MissingNormalParams, previous=None) -> tuple[MissingExpectations, np.ndarray]:
     """E-step: conditional means, conditional covariances, log-likelihood.
 
     For every row, the missing values are replaced by their conditional mean
@@ -242,6 +246,9 @@ def e_step(X, params: MissingNormalParams) -> tuple[MissingExpectations, np.ndar
     X : array of shape (n_samples, n_features) or PatternGroups
         ``NaN`` marks a missing value.
     params : MissingNormalParams
+    previous : ignored
+        The previous expectations (the driver hands them to every E-step);
+        the exact conditional distributions do not depend on them.
 
     Returns
     -------
@@ -286,7 +293,7 @@ def e_step(X, params: MissingNormalParams) -> tuple[MissingExpectations, np.ndar
     return MissingExpectations(X_hat, cov_correction), log_norm
 
 
-def m_step(X, expectations: MissingExpectations) -> MissingNormalParams:
+def m_step(X, expectations: MissingExpectations, params: MissingNormalParams | None = None) -> MissingNormalParams:
     """M-step: mean and covariance from the expected sufficient statistics.
 
     Implements :eq:`missing-m-mean` and :eq:`missing-m-cov` over the rows with
@@ -298,6 +305,9 @@ def m_step(X, expectations: MissingExpectations) -> MissingNormalParams:
     ----------
     X : array of shape (n_samples, n_features) or PatternGroups
     expectations : MissingExpectations
+    params : MissingNormalParams, optional
+        The current parameters (the driver hands them to every M-step);
+        unused, as the M-step is a closed form in the expectations.
 
     Returns
     -------
@@ -373,8 +383,9 @@ def fit(
         Initial covariance; default diagonal with each column's observed
         variance.
     tol : float, default 1e-4
-        Stop when the total observed-data log-likelihood changes by less
-        than ``tol`` (checked from the second iteration on).
+        Stop when the observed-data log-likelihood *per row* changes by
+        less than ``tol`` (checked from the second iteration on; see
+        :func:`emtutor.em.run_em`).
     max_iter : int, default 1000
         EM slows down as the fraction of missing information grows, so the
         default is larger than for mixtures.
@@ -384,7 +395,8 @@ def fit(
     Returns
     -------
     EMResult
-        ``result.mean``, ``result.covariance``, ``result.log_likelihoods``,
+        ``result.mean``, ``result.covariance``, ``result.objectives`` (the
+        observed-data log-likelihood after every iteration),
         ``result.n_iter``, ``result.converged``, ``result.expectations``
         (whose ``X_hat`` is the data imputed with the final parameters).
 
@@ -400,12 +412,12 @@ def fit(
     >>> import numpy as np
     >>> from emtutor import missing
     >>> X = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 5.0], [4.0, 4.0], [np.nan, 1.0]])
-    >>> result = missing.fit(X, tol=1e-10)
+    >>> result = missing.fit(X, tol=1e-12)
     >>> result.mean.shape, result.covariance.shape
     ((2,), (2, 2))
     """
     data = group_patterns(X)
-    n_features = data.shape[1]
+    n_samples, n_features = data.shape
     default = initial_params(data)
     params = _check_params(
         MissingNormalParams(
@@ -414,7 +426,8 @@ def fit(
         ),
         n_features,
     )
-    return run_em(data, params, e_step=e_step, m_step=m_step, tol=tol, max_iter=max_iter, record=record)
+    return run_em(data, params, e_step=e_step, m_step=m_step, n_observations=n_samples, tol=tol, max_iter=max_iter,
+                  record=record)
 
 
 def impute(X, params: MissingNormalParams) -> np.ndarray:
@@ -476,87 +489,6 @@ def sample_imputations(X, params: MissingNormalParams, n_imputations: int = 5, r
     return out
 
 
-class MissingNormal:
-    """Multivariate normal fitted by EM to data with missing values.
-
-    Parameters
-    ----------
-    tol : float, default 1e-4
-    max_iter : int, default 1000
-    record : bool, default False
-
-    Attributes
-    ----------
-    mean_ : ndarray of shape (n_features,)
-    covariance_ : ndarray of shape (n_features, n_features)
-    log_likelihood_ : float
-        Final observed-data log-likelihood :eq:`missing-log-likelihood`.
-    log_likelihoods_ : ndarray of shape (n_iter_,)
-    n_iter_ : int
-    converged_ : bool
-    n_patterns_ : int
-        Number of distinct missingness patterns in the training data.
-    result_ : EMResult
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emtutor import MissingNormal
-    >>> X = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 5.0], [4.0, 4.0], [np.nan, 1.0]])
-    >>> model = MissingNormal(tol=1e-10).fit(X)
-    >>> bool(np.isnan(model.transform(X)).any())
-    False
-    """
-
-    def __init__(self, tol: float = 1e-4, max_iter: int = 1000, record: bool = False):
-        self.tol = tol
-        self.max_iter = max_iter
-        self.record = record
-
-    def fit(self, X, y=None) -> "MissingNormal":
-        """Fit the mean and covariance by EM (see :func:`fit`); returns ``self``."""
-        data = group_patterns(X)
-        result = fit(data, tol=self.tol, max_iter=self.max_iter, record=self.record)
-        self.mean_ = result.mean
-        self.covariance_ = result.covariance
-        self.log_likelihood_ = result.log_likelihood
-        self.log_likelihoods_ = result.log_likelihoods
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
-        self.n_patterns_ = data.n_patterns
-        self.n_features_in_ = data.shape[1]
-        self.result_ = result
-        return self
-
-    @property
-    def params_(self) -> MissingNormalParams:
-        self._check_fitted()
-        return MissingNormalParams(self.mean_, self.covariance_)
-
-    def transform(self, X) -> np.ndarray:
-        """Conditional-mean imputation of ``X`` (see :func:`impute`)."""
-        return impute(X, self.params_)
-
-    def fit_transform(self, X, y=None) -> np.ndarray:
-        """Fit on ``X``, then impute it."""
-        return self.fit(X).transform(X)
-
-    def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
-        """Multiple imputations of ``X`` (see :func:`sample_imputations`)."""
-        return sample_imputations(X, self.params_, n_imputations, random_state)
-
-    def score(self, X) -> float:
-        """Observed-data log-likelihood of ``X`` per row with an observed value."""
-        data = _group_for_params(X)
-        if data.n_used == 0:
-            raise ValueError("every row of X is missing entirely; there is nothing to score")
-        return log_likelihood(data, self.params_) / data.n_used
-
-    def _check_fitted(self):
-        if not hasattr(self, "mean_"):
-            raise NotFittedError("this MissingNormal is not fitted yet; call fit(X) first")
-
-
 def _group_for_params(X) -> PatternGroups:
     """Validate ``X`` as data and group its rows by pattern, without the
     checks that estimation needs (imputing with given parameters does not)."""
@@ -596,12 +528,5 @@ def _group_for_params(X) -> PatternGroups:
 
 def _check_params(params, n_features: int) -> MissingNormalParams:
     mean = check_shape(params[0], (n_features,), "mean")
-    covariance = check_shape(params[1], (n_features, n_features), "covariance")
-    scale = max(1.0, np.abs(covariance).max())
-    if not np.allclose(covariance, covariance.T, rtol=1e-10, atol=1e-12 * scale):
-        raise ValueError("covariance is not symmetric")
-    try:
-        np.linalg.cholesky(covariance)
-    except np.linalg.LinAlgError:
-        raise ValueError("covariance is not positive definite") from None
+    covariance = check_spd(params[1], n_features, "covariance")
     return MissingNormalParams(mean, covariance)

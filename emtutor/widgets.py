@@ -64,7 +64,7 @@ class EMRun(NamedTuple):
         return len(self.params) - 1
 
 
-def fit_run(X, n_components: int, init: str = "kmeans++", seed: int = 0, *,
+def fit_run(X, n_components: int, init: str = "k-means++", seed: int = 0, *,
             tol: float = 1e-4, max_iter: int = 100, reg_covar: float = 1e-6) -> EMRun:
     """Fit a full-covariance mixture with ``record=True`` and package what the explorer draws.
 
@@ -72,7 +72,7 @@ def fit_run(X, n_components: int, init: str = "kmeans++", seed: int = 0, *,
     ----------
     X : array of shape (n_samples, n_features)
     n_components : int
-    init : {"kmeans++", "random_from_data"}, default "kmeans++"
+    init : {"k-means++", "random_from_data"}, default "k-means++"
         How :func:`emtutor.gmm.fit` chooses the initial means.
     seed : int, default 0
     tol, max_iter, reg_covar
@@ -96,7 +96,7 @@ def fit_run(X, n_components: int, init: str = "kmeans++", seed: int = 0, *,
         result = gmm.fit(X, n_components, init=init, random_state=seed, tol=tol, max_iter=max_iter,
                          reg_covar=reg_covar, record=True)
     message = "; ".join(str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning))
-    log_likelihoods = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+    log_likelihoods = np.r_[result.initial_objective, result.objectives]
     return EMRun(list(result.history.params), list(result.history.resp), log_likelihoods,
                  bool(result.converged), message)
 
@@ -131,7 +131,7 @@ class EMExplorer:
         Wall time of every redraw (moving the artists, rendering the PNG).
     """
 
-    def __init__(self, X, n_components=3, *, init="kmeans++", seed=0, max_components=8,
+    def __init__(self, X, n_components=3, *, init="k-means++", seed=0, max_components=8,
                  tol=1e-4, max_iter=300, reg_covar=1e-6, figsize=(9.0, 3.6), dpi=80):
         widgets = _require_ipywidgets()
         from matplotlib.backends.backend_agg import FigureCanvasAgg

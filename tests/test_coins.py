@@ -16,8 +16,18 @@ LABELS = [1, 0, 0, 1, 0]  # their panel (a): coin B, A, A, B, A
 HEADS = [s.count("H") for s in SEQUENCES]
 
 
-def test_heads_are_those_of_the_published_sequences():
-    assert HEADS == [5, 9, 8, 4, 7]
+def test_log_likelihood_is_that_of_the_published_sequences_letter_by_letter():
+    """The package takes head counts; its log-likelihood must be that of the
+    sequences themselves (coins-log-likelihood), computed here toss by toss
+    from the letters of Do & Batzoglou's five sequences."""
+    params = coins.CoinParams(np.array([0.3, 0.7]), np.array([0.6, 0.5]))
+    total = 0.0
+    for sequence in SEQUENCES:
+        per_coin = [w * np.prod([t if toss == "H" else 1 - t for toss in sequence])
+                    for w, t in zip(params.weights, params.thetas)]
+        total += np.log(sum(per_coin))
+    data = coins.as_coin_data(HEADS, [len(s) for s in SEQUENCES])
+    assert coins.log_likelihood(data, params) == pytest.approx(total, rel=1e-13)
 
 
 def test_worked_example_do_batzoglou_2008():
@@ -117,7 +127,7 @@ def test_single_coin_em_is_the_plain_mle(learn_weights):
     result = coins.fit(heads, tosses, thetas=[0.3], learn_weights=learn_weights)
     assert result.thetas[0] == pytest.approx(sum(heads) / sum(tosses), rel=1e-13)
     assert result.weights[0] == 1.0
-    assert result.log_likelihoods[0] == pytest.approx(result.log_likelihood, abs=1e-12)
+    assert result.objectives[0] == pytest.approx(result.objective, abs=1e-12)
 
 
 @given(
@@ -131,9 +141,9 @@ def test_log_likelihood_never_decreases(heads_frac, tosses, thetas, learn_weight
     heads = np.round(np.array(heads_frac) * tosses)
     data = coins.as_coin_data(heads, tosses)
     result = coins.fit(heads, tosses, thetas=thetas, learn_weights=learn_weights, tol=1e-9, max_iter=500, record=True)
-    lls = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+    lls = np.r_[result.initial_objective, result.objectives]
     assert np.all(np.diff(lls) >= -1e-10 * np.maximum(1.0, np.abs(lls[:-1])))
-    for params, ll in zip(result.history.params[1:], result.log_likelihoods):
+    for params, ll in zip(result.history.params[1:], result.objectives):
         assert coins.log_likelihood(data, params) == pytest.approx(ll, rel=1e-12, abs=1e-12)
         assert np.all(np.isfinite(params.thetas)) and np.all((params.thetas >= 0) & (params.thetas <= 1))
 
@@ -157,7 +167,7 @@ def test_many_coins_and_sets_fit_and_stay_finite(rng):
     heads = rng.integers(0, 16, size=50)
     result = coins.fit(heads, 15, 5, random_state=3, learn_weights=True, max_iter=2000)
     assert result.thetas.shape == (5,) and result.resp.shape == (50, 5)
-    assert np.all(np.isfinite(result.thetas)) and np.isfinite(result.log_likelihood)
+    assert np.all(np.isfinite(result.thetas)) and np.isfinite(result.objective)
 
 
 def test_default_start_is_seeded():
@@ -180,8 +190,8 @@ def test_default_start_is_seeded():
         ([5, 3], 10, {"thetas": [1.2, 0.5]}, "strictly between 0 and 1"),
         ([5, 3], 10, {"thetas": [0.5, 0.5], "weights": [0.7, 0.7]}, "sum to 1"),
         ([5, 3], 10, {"thetas": [0.5, 0.5], "weights": [1.5, -0.5]}, "non-negative"),
-        ([5, 3], 10, {"n_coins": 3, "thetas": [0.5, 0.5]}, "shape"),
-        ([5, 3], 10, {"n_coins": 0}, "n_coins"),
+        ([5, 3], 10, {"n_components": 3, "thetas": [0.5, 0.5]}, "shape"),
+        ([5, 3], 10, {"n_components": 0}, "n_components"),
     ],
 )
 def test_bad_input_raises_value_error(heads, tosses, kwargs, match):
@@ -191,8 +201,8 @@ def test_bad_input_raises_value_error(heads, tosses, kwargs, match):
 
 def test_complete_data_mle_rejects_bad_labels():
     with pytest.raises(ValueError, match="made no set"):
-        coins.complete_data_mle([1, 2], 10, [0, 0], n_coins=2)
+        coins.complete_data_mle([1, 2], 10, [0, 0], n_components=2)
     with pytest.raises(ValueError, match="between 0 and"):
-        coins.complete_data_mle([1, 2], 10, [0, 2], n_coins=2)
+        coins.complete_data_mle([1, 2], 10, [0, 2], n_components=2)
     with pytest.raises(ValueError, match="integers"):
         coins.complete_data_mle([1, 2], 10, [0.0, 1.0])

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
-import emtutor
 from emtutor import coins, datasets, elbo, gmm
 
 
@@ -23,8 +22,19 @@ def random_q(rng, n, k):
     return rng.dirichlet(np.ones(k) * 0.7, size=n)
 
 
-def test_exposed_from_the_package():
-    assert emtutor.elbo is elbo and emtutor.coins is coins
+def test_gmm_decompose_is_the_identity_for_any_q_and_tight_at_the_e_step(rng):
+    """What emtutor.elbo.gmm_decompose is for: log p(X) = ELBO + KL for any q
+    (log p(X) from SciPy's densities), with KL = 0 at the E-step's q."""
+    params = random_gmm(rng)
+    X = rng.normal(scale=3, size=(40, 2))
+    dens = np.column_stack([w * multivariate_normal.pdf(X, m, c)
+                            for w, m, c in zip(params.weights, params.means, params.covariances)])
+    log_p = np.log(dens.sum(axis=1)).sum()
+    loose = elbo.gmm_decompose(X, params, random_q(rng, 40, 3))
+    assert loose.log_likelihood == pytest.approx(log_p, rel=1e-12)
+    assert loose.elbo + loose.kl == pytest.approx(log_p, rel=1e-12) and loose.kl > 1.0
+    tight = elbo.gmm_decompose(X, params)
+    assert tight.kl == pytest.approx(0.0, abs=1e-10) and tight.elbo == pytest.approx(log_p, rel=1e-12)
 
 
 def test_log_joint_matches_scipy_densities(rng):
@@ -104,7 +114,7 @@ def test_elbo_after_each_step_of_em_on_the_seed_example():
         assert after_m.elbo >= before.elbo - 1e-9
         assert after_m.log_likelihood >= after_m.elbo - 1e-9
         assert after_m.log_likelihood == pytest.approx(
-            result.log_likelihoods[t], rel=1e-12
+            result.objectives[t], rel=1e-12
         )
 
 

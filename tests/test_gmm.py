@@ -9,14 +9,6 @@ from scipy.stats import multivariate_normal
 
 from emtutor import ConvergenceWarning, datasets, gmm
 
-SEED_WEIGHTS = "[0.33897411 0.32778969 0.3332362 ]"
-SEED_MEANS = "[[-0.05306686  4.80730254]\n [-0.11766118 -0.00522756]\n [ 5.13881385  5.06920179]]"
-SEED_COVARIANCES = (
-    "[[[ 0.97884739  0.01651067]\n  [ 0.01651067  0.99516519]]\n\n"
-    " [[ 0.73668391  0.02409119]\n  [ 0.02409119  0.9102382 ]]\n\n"
-    " [[ 1.01449867 -0.15134066]\n  [-0.15134066  0.86954933]]]"
-)
-
 
 def random_params(rng, k, d):
     weights = rng.dirichlet(np.ones(k))
@@ -117,15 +109,15 @@ def test_m_step_on_empty_component_never_gives_nan(rng):
 
 # --- The worked example ----------------------------------------------------------
 
-def test_seed_example_reproduced_exactly():
-    X, w, m, c = datasets.three_gaussians_init()
-    result = gmm.fit(X, 3, weights=w, means=m, covariances=c, reg_covar=0.0)
-    assert result.n_iter == 41 and result.converged
-    assert round(result.log_likelihood, 7) == -1146.1036342
+def test_seed_example_reproduced_exactly(seed_example):
+    w, m, c = seed_example.start
+    result = gmm.fit(seed_example.X, 3, weights=w, means=m, covariances=c, reg_covar=0.0, tol=seed_example.tol)
+    assert result.n_iter == seed_example.n_iter and result.converged
+    assert f"{result.objective:.7f}" == seed_example.log_likelihood
     with np.printoptions():  # NumPy's defaults, as the tutorial printed them
-        assert str(result.weights) == SEED_WEIGHTS
-        assert str(result.means) == SEED_MEANS
-        assert str(result.covariances) == SEED_COVARIANCES
+        assert str(result.weights) == seed_example.weights
+        assert str(result.means) == seed_example.means
+        assert str(result.covariances) == seed_example.covariances
 
 
 def test_seed_data_matches_legacy_global_generator_without_touching_it():

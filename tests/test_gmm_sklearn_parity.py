@@ -69,7 +69,7 @@ def test_every_iteration_agrees_with_sklearn(covariance_type, seed, reg_covar):
         ours = gmm.fit(X, 3, covariance_type=covariance_type, weights=init.weights, means=init.means,
                        covariances=init.covariances, reg_covar=reg_covar, tol=0.0, max_iter=n_iter,
                        record=True)
-    lls = np.r_[ours.initial_log_likelihood, ours.log_likelihoods]
+    lls = np.r_[ours.initial_objective, ours.objectives]
     theirs = sklearn_stepper(init, covariance_type, reg_covar)
     for t in range(1, n_iter + 1):
         sklearn_step(theirs, X)

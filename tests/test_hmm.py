@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from emtutor import CategoricalHMM, ConvergenceWarning, GaussianHMM, gmm, hmm, hmm_core
+from oracles import regularised_bound
+
+from emtutor import CategoricalHMM, ConvergenceWarning, GaussianHMM, GaussianMixture, gmm, hmm, hmm_core
 
 METHODS = ["chunked", "scaled", "log"]
 
@@ -77,7 +79,7 @@ def test_forward_backward_matches_enumeration_categorical(method, seed):
             assert ll_fb == pytest.approx(ll, abs=1e-12)
             np.testing.assert_allclose(g, gamma, atol=1e-12, rtol=0)
             np.testing.assert_allclose(xi, xi_sum, atol=1e-12, rtol=0)
-            path, lp = hmm_core.viterbi(frame, params.startprob, params.transmat)
+            lp, path = hmm_core.viterbi(frame, params.startprob, params.transmat)
             assert lp == pytest.approx(best_lp, abs=1e-12)
             # the path found attains the maximum (several paths may tie)
             with np.errstate(divide="ignore"):
@@ -92,15 +94,15 @@ def test_forward_backward_and_viterbi_match_enumeration_gaussian(covariance_type
     rng = np.random.default_rng(100 + seed)
     for k in (2, 3):
         params = random_gaussian(rng, k, 2, covariance_type)
-        x, _ = hmm.sample(params, 5, rng)
-        frame = hmm.frame_log_likelihood(x, params)
+        x, _ = hmm.sample(params, 5, rng, covariance_type=covariance_type)
+        frame = hmm.frame_log_likelihood(x, params, covariance_type=covariance_type)
         ll, gamma, xi_sum, best, best_lp, ranked = brute_force(frame, params.startprob, params.transmat)
         for method in METHODS:
             g, xi, ll_fb = hmm_core.forward_backward(frame, params.startprob, params.transmat, method)
             assert ll_fb == pytest.approx(ll, abs=1e-12)
             np.testing.assert_allclose(g, gamma, atol=1e-12, rtol=0)
             np.testing.assert_allclose(xi, xi_sum, atol=1e-12, rtol=0)
-        path, lp = hmm_core.viterbi(frame, params.startprob, params.transmat)
+        lp, path = hmm_core.viterbi(frame, params.startprob, params.transmat)
         assert ranked[0] - ranked[1] > 1e-9  # continuous data: the best path is unique
         np.testing.assert_array_equal(path, best)
         assert lp == pytest.approx(best_lp, abs=1e-12)
@@ -109,20 +111,21 @@ def test_forward_backward_and_viterbi_match_enumeration_gaussian(covariance_type
 def test_package_log_likelihood_and_decoders_over_several_sequences():
     rng = np.random.default_rng(7)
     params = random_gaussian(rng, 3, 2, "full")
-    seqs = [hmm.sample(params, n, rng)[0] for n in (4, 1, 5)]
+    full = {"covariance_type": "full"}
+    seqs = [hmm.sample(params, n, rng, **full)[0] for n in (4, 1, 5)]
     total, paths, gammas = 0.0, [], []
     for x in seqs:
-        frame = hmm.frame_log_likelihood(x, params)
+        frame = hmm.frame_log_likelihood(x, params, **full)
         ll, gamma, _, best, _, _ = brute_force(frame, params.startprob, params.transmat)
         total += ll
         paths.append(best)
         gammas.append(gamma)
-    assert hmm.log_likelihood(seqs, params) == pytest.approx(total, abs=1e-12)
+    assert hmm.log_likelihood(seqs, params, **full) == pytest.approx(total, abs=1e-12)
     X, lengths = np.concatenate(seqs), [4, 1, 5]
-    assert hmm.log_likelihood(X, params, lengths) == pytest.approx(total, abs=1e-12)
-    np.testing.assert_array_equal(hmm.viterbi(X, params, lengths)[1], np.concatenate(paths))
+    assert hmm.log_likelihood(X, params, lengths, **full) == pytest.approx(total, abs=1e-12)
+    np.testing.assert_array_equal(hmm.viterbi(X, params, lengths, **full)[1], np.concatenate(paths))
     np.testing.assert_array_equal(
-        hmm.posterior_decode(seqs, params), np.argmax(np.concatenate(gammas), axis=1)
+        hmm.posterior_decode(seqs, params, **full), np.argmax(np.concatenate(gammas), axis=1)
     )
 
 
@@ -134,14 +137,14 @@ def test_identical_transition_rows_reduce_to_a_gaussian_mixture():
     weights = np.array([0.5, 0.3, 0.2])
     p = random_gaussian(rng, 3, 2, "full")
     params = p._replace(startprob=weights, transmat=np.tile(weights, (3, 1)))
-    X, _ = hmm.sample(params, 400, rng)
+    X, _ = hmm.sample(params, 400, rng, covariance_type="full")
     mixture = gmm.GMMParams(weights, params.means, params.covariances)
     resp, log_norm = gmm.e_step(X, mixture)
     data = hmm.as_sequences(X, kind="gaussian")
     for method in METHODS:
-        stats, lls = hmm.e_step(data, params, method=method)
+        stats, lls = hmm.e_step(data, params, covariance_type="full", method=method)
         assert lls.sum() == pytest.approx(gmm.log_likelihood(X, mixture), rel=1e-12)
-        np.testing.assert_allclose(stats.gamma, resp, atol=1e-12)
+        np.testing.assert_allclose(stats.resp, resp, atol=1e-12)
         # pairs are independent too: xi_t = outer(resp_t, resp_{t+1})
         np.testing.assert_allclose(stats.xi_sum, resp[:-1].T @ resp[1:], atol=1e-10)
 
@@ -155,7 +158,7 @@ def test_identical_transition_rows_reduce_to_a_categorical_mixture():
     resp = joint / joint.sum(axis=1, keepdims=True)
     assert hmm.log_likelihood(x, params) == pytest.approx(np.log(joint.sum(axis=1)).sum(), rel=1e-12)
     stats, _ = hmm.e_step(hmm.as_sequences(x, kind="categorical"), params)
-    np.testing.assert_allclose(stats.gamma, resp, atol=1e-12)
+    np.testing.assert_allclose(stats.resp, resp, atol=1e-12)
 
 
 # ------------------------------------------- the implementations agree
@@ -178,7 +181,7 @@ def make_problem(seed, k, n_samples, kind, sticky):
         params = random_gaussian(rng, k, 2, kind)
     transmat = (1 - sticky) * params.transmat + sticky * np.eye(k)
     params = params._replace(transmat=transmat)
-    x, _ = hmm.sample(params, n_samples, rng)
+    x, _ = hmm.sample(params, n_samples, rng, covariance_type="diag" if kind == "categorical" else kind)
     if kind != "categorical" and n_samples > 3:
         x[n_samples // 2] += 40.0  # an outlier far from every state
     return params, x
@@ -187,7 +190,7 @@ def make_problem(seed, k, n_samples, kind, sticky):
 @given(problems, st.integers(1, 30))
 def test_chunked_scaled_and_log_space_agree(problem, chunk):
     params, x = make_problem(*problem)
-    frame = hmm.frame_log_likelihood(x, params)
+    frame = hmm.frame_log_likelihood(x, params, covariance_type="full" if problem[3] == "full" else "diag")
     ref = hmm_core.forward_backward(frame, params.startprob, params.transmat, "scaled")
     oracle = hmm_core.forward_backward(frame, params.startprob, params.transmat, "log")
     fast = hmm_core.forward_backward(frame, params.startprob, params.transmat, "chunked")
@@ -233,12 +236,14 @@ def test_long_sequence_does_not_underflow():
 
 
 def check_monotone(result):
-    lls = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+    lls = np.r_[result.initial_objective, result.objectives]
     assert np.all(np.diff(lls) >= -1e-10 * np.abs(lls[:-1]).clip(1))
 
 
 @given(problems)
 def test_baum_welch_never_decreases_the_log_likelihood(problem):
+    """Categorical: the theorem.  Gaussian with reg_covar > 0: never below the
+    bound (gmm-reg-bound) of the regularised M-step, as for mixtures."""
     seed, k, n_samples, kind, _ = problem
     params, x = make_problem(seed, k, max(n_samples, 2 * k + 2), kind, 0.5)
     data = [x[: len(x) // 2], x[len(x) // 2 :]] if kind == "categorical" else x
@@ -254,39 +259,65 @@ def test_baum_welch_never_decreases_the_log_likelihood(problem):
                 x, k, covariance_type=kind, reg_covar=1e-3, max_iter=15, tol=0.0, random_state=seed,
                 record=True,
             )
-    check_monotone(result)
-    # the recorded values are those of the recorded parameters
-    t = result.n_iter
-    p = result.history.params[t]
-    expected = hmm.log_likelihood(data, p) + hmm.log_prior(
-        p, 0.0 if kind == "categorical" else 1e-3
-    )
-    assert result.log_likelihoods[-1] == pytest.approx(expected, rel=1e-10)
+    if kind == "categorical":
+        check_monotone(result)
+    else:
+        changes = np.diff(np.r_[result.initial_objective, result.objectives])
+        bounds = regularised_bound(result.history, 1e-3, kind, lambda stats: stats.resp)
+        assert np.all(changes >= bounds - 1e-9 * np.abs(result.objectives).clip(1))
+    # the recorded values are the log-likelihoods of the recorded parameters
+    p = result.history.params[result.n_iter]
+    settings = {} if kind == "categorical" else {"covariance_type": kind}
+    assert result.objectives[-1] == pytest.approx(hmm.log_likelihood(data, p, **settings), rel=1e-10)
+    assert result.objective_name == "log-likelihood"
     for name in ("startprob", "transmat"):
         value = getattr(result, name)
         np.testing.assert_allclose(np.sum(value, axis=-1), 1.0, rtol=1e-12)
 
 
-def test_regularised_m_step_is_the_exact_maximiser_of_the_penalised_objective():
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_regularised_m_step_is_the_maximiser_of_q_minus_the_penalty(covariance_type):
+    """Sigma_k = S_k / N_k + eps I maximises Q - (eps / 2) sum_k N_k tr(inv Sigma_k),
+    the fact behind (gmm-reg-bound), for the HMM's emission M-step too."""
     rng = np.random.default_rng(21)
     params = random_gaussian(rng, 2, 2, "full")
-    X, _ = hmm.sample(params, 200, rng)
+    X, _ = hmm.sample(params, 200, rng, covariance_type="full")
     data = hmm.as_sequences(X, kind="gaussian")
+    start = params._replace(covariances=gmm.COVARIANCE_TYPES[covariance_type].from_full(np.eye(2), 2))
     reg = 0.5
-    stats, _ = hmm.e_step(data, params, reg_covar=reg)
-    new = hmm.m_step(data, stats, reg_covar=reg)
+    stats, _ = hmm.e_step(data, start, covariance_type=covariance_type)
+    new = hmm.m_step(data, stats, start, reg_covar=reg, covariance_type=covariance_type)
+    counts = stats.resp.sum(axis=0)
 
-    def objective(covariances):  # expected complete-data log-likelihood terms + log prior
-        p = new._replace(covariances=covariances)
-        frame = hmm.frame_log_likelihood(X, p)
-        return np.sum(stats.gamma * frame) + hmm.log_prior(p, reg)
+    def objective(covariances):  # emission terms of Q minus the penalty
+        full = gmm.full_covariances(covariances, 2, 2, covariance_type)
+        frame = gmm.log_gaussian_density(X, new.means, full)
+        return np.sum(stats.resp * frame) - 0.5 * reg * counts @ np.trace(np.linalg.inv(full), axis1=1, axis2=2)
 
     best = objective(new.covariances)
     for _ in range(20):
-        a = 0.05 * rng.standard_normal((2, 2, 2))
-        perturbed = new.covariances + a @ a.transpose(0, 2, 1) * rng.choice([-1, 1]) * 0.5
-        if np.all(np.linalg.eigvalsh(perturbed) > 0):
+        step = 0.05 * rng.standard_normal(np.shape(new.covariances))
+        if covariance_type in ("full", "tied"):
+            step = step + np.swapaxes(step, -1, -2)
+        perturbed = new.covariances + step
+        full = gmm.full_covariances(perturbed, 2, 2, covariance_type)
+        if np.all(np.linalg.eigvalsh(full) > 0):
             assert objective(perturbed) < best
+
+
+def test_one_state_hmm_and_one_component_mixture_have_the_same_covariance():
+    """reg_covar means the same for both: Sigma = S / N + reg_covar I."""
+    rng = np.random.default_rng(30)
+    X = rng.normal(size=(10, 1)) * 0.6 + 2.0
+    for reg_covar in (0.0, 1.0):
+        for covariance_type in ("full", "diag", "spherical", "tied"):
+            mixture = GaussianMixture(1, covariance_type=covariance_type, reg_covar=reg_covar).fit(X)
+            chain = GaussianHMM(1, covariance_type=covariance_type, reg_covar=reg_covar).fit(X)
+            np.testing.assert_allclose(chain.covariances_, mixture.covariances_, rtol=1e-12)
+            np.testing.assert_allclose(chain.means_, mixture.means_, rtol=1e-12)
+            variance = X.var() + reg_covar  # the closed form
+            np.testing.assert_allclose(gmm.full_covariances(chain.covariances_, 1, 1, covariance_type),
+                                       [[[variance]]], rtol=1e-12)
 
 
 def test_zero_probabilities_stay_zero_and_rows_stay_distributions():
@@ -322,7 +353,7 @@ def test_unvisited_state_keeps_its_parameters():
     x, _ = hmm.sample(params, 100, 0)
     data = hmm.as_sequences(x, kind="categorical", n_symbols=2)
     stats, _ = hmm.e_step(data, params)
-    new = hmm.m_step(data, stats)
+    new = hmm.m_step(data, stats, params)
     np.testing.assert_array_equal(new.transmat[2], params.transmat[2])
     np.testing.assert_array_equal(new.emissionprob[2], params.emissionprob[2])
     assert np.all(np.isfinite(new.transmat)) and new.startprob[2] == 0
@@ -348,25 +379,50 @@ def test_gaussian_learn_keeps_means_or_covariances_fixed():
     rng = np.random.default_rng(10)
     params = random_gaussian(rng, 2, 2, "diag")
     X, _ = hmm.sample(params, 300, rng)
-    r1 = hmm.fit_gaussian(X, 2, means=params.means, covariances=params.covariances, learn="stc", max_iter=200)
+    fixed = dict(means=params.means, covariances=params.covariances, reg_covar=0.0, max_iter=200)
+    r1 = hmm.fit_gaussian(X, 2, learn="stc", **fixed)
     np.testing.assert_array_equal(r1.means, params.means)
-    r2 = hmm.fit_gaussian(X, 2, means=params.means, covariances=params.covariances, learn="stm", max_iter=200)
+    r2 = hmm.fit_gaussian(X, 2, learn="stm", **fixed)
     np.testing.assert_array_equal(r2.covariances, params.covariances)
     check_monotone(r1)
     check_monotone(r2)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_covariances_with_fixed_means_are_the_scatter_about_those_means(covariance_type):
+    rng = np.random.default_rng(15)
+    params = random_gaussian(rng, 3, 2, "full")
+    X, _ = hmm.sample(params, 200, rng, covariance_type="full")
+    start = params._replace(covariances=gmm.COVARIANCE_TYPES[covariance_type].from_full(np.eye(2), 3),
+                            means=params.means + 0.3)  # not the weighted means of any step
+    data = hmm.as_sequences(X, kind="gaussian")
+    stats, _ = hmm.e_step(data, start, covariance_type=covariance_type)
+    new = hmm.m_step(data, stats, start, learn="c", reg_covar=0.1, covariance_type=covariance_type)
+    np.testing.assert_array_equal(new.means, start.means)
+    scatter = np.stack([(stats.resp[:, k, None] * (X - start.means[k])).T @ (X - start.means[k])
+                        for k in range(3)])  # S_k about the fixed means, directly
+    counts = stats.resp.sum(axis=0)
+    full = scatter / counts[:, None, None]
+    expected = {
+        "full": full + 0.1 * np.eye(2),
+        "diag": np.diagonal(full, axis1=1, axis2=2) + 0.1,
+        "spherical": np.trace(full, axis1=1, axis2=2) / 2 + 0.1,
+        "tied": scatter.sum(axis=0) / len(X) + 0.1 * np.eye(2),
+    }[covariance_type]
+    np.testing.assert_allclose(new.covariances, expected, rtol=1e-10)
+
+
 def test_one_sequence_list_and_lengths_give_the_same_fit():
     rng = np.random.default_rng(13)
     params = random_gaussian(rng, 2, 1, "full")
-    seqs = [hmm.sample(params, n, rng)[0] for n in (50, 80, 30)]
+    seqs = [hmm.sample(params, n, rng, covariance_type="full")[0] for n in (50, 80, 30)]
     a = hmm.fit_gaussian(seqs, 2, covariance_type="full", random_state=1)
     b = hmm.fit_gaussian(np.concatenate(seqs), 2, [50, 80, 30], covariance_type="full", random_state=1)
     assert a.n_iter == b.n_iter
     np.testing.assert_allclose(a.means, b.means, rtol=1e-12)
     # treating them as one long sequence is a different model
     c = hmm.fit_gaussian(np.concatenate(seqs), 2, covariance_type="full", random_state=1)
-    assert c.log_likelihood != pytest.approx(a.log_likelihood, rel=1e-9)
+    assert c.objective != pytest.approx(a.objective, rel=1e-9)
 
 
 def test_baum_welch_recovers_the_casino():
@@ -376,8 +432,8 @@ def test_baum_welch_recovers_the_casino():
         np.array([[1 / 6] * 6, [0.1] * 5 + [0.5]]),
     )
     rolls, _ = hmm.sample(true, 10_000, 2)
-    guess = dict(transmat=[[0.8, 0.2], [0.2, 0.8]], emissionprob=[[1 / 6] * 6, [0.15] * 5 + [0.25]])
-    model = CategoricalHMM(2, n_symbols=6, tol=1e-3, max_iter=1000, **guess).fit(rolls)
+    guess = dict(transmat_init=[[0.8, 0.2], [0.2, 0.8]], emissionprob_init=[[1 / 6] * 6, [0.15] * 5 + [0.25]])
+    model = CategoricalHMM(2, n_symbols=6, tol=1e-7, max_iter=1000, **guess).fit(rolls)
     loaded = int(np.argmax(model.emissionprob_[:, 5]))
     order = [1 - loaded, loaded]
     np.testing.assert_allclose(model.transmat_[np.ix_(order, order)], true.transmat, atol=0.03)
@@ -390,10 +446,10 @@ def test_baum_welch_recovers_the_casino():
 def test_estimators_api():
     rng = np.random.default_rng(14)
     params = random_gaussian(rng, 2, 2, "full")
-    X, states = hmm.sample(params, 500, rng)
-    model = GaussianHMM(2, covariance_type="full", random_state=0).fit(X, record=True)
+    X, states = hmm.sample(params, 500, rng, covariance_type="full")
+    model = GaussianHMM(2, covariance_type="full", random_state=0, record=True).fit(X)
     assert model.means_.shape == (2, 2) and model.covariances_.shape == (2, 2, 2)
-    assert model.converged_ and model.n_iter_ == len(model.log_likelihoods_)
+    assert model.converged_ and model.n_iter_ == len(model.objectives_)
     assert len(model.history_.params) == model.n_iter_ + 1
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -402,11 +458,13 @@ def test_estimators_api():
     _, map_path = model.decode(X, algorithm="map")
     np.testing.assert_array_equal(map_path, np.argmax(proba, axis=1))
     assert log_prob < model.score(X)  # one path is less probable than all of them
-    # the fitted model's penalised objective is score + log prior
-    penalty = hmm.log_prior(model._params(), model.reg_covar)
-    assert model.log_likelihoods_[-1] == pytest.approx(model.score(X) + penalty, rel=1e-12)
+    # the recorded objective is the log-likelihood, which score returns (hmmlearn's total)
+    assert model.objectives_[-1] == model.objective_ == pytest.approx(model.score(X), rel=1e-12)
     Xs, zs = model.sample(10, random_state=1)
     assert Xs.shape == (10, 2) and zs.shape == (10,)
+    # the estimator's random_state is used afresh: two calls draw the same
+    np.testing.assert_array_equal(model.sample(10)[0], model.sample(10)[0])
+    assert not np.array_equal(model.sample(10)[0], Xs)
     again = GaussianHMM(2, covariance_type="full", random_state=0).fit(X)
     np.testing.assert_array_equal(again.means_, model.means_)
     cat = CategoricalHMM(2, random_state=0).fit([[0, 1, 1, 2], [2, 2, 0]])
@@ -462,14 +520,17 @@ def test_bad_input_raises_value_error_naming_the_problem(x, lengths, params, mat
 
 def test_bad_gaussian_input():
     params = random_gaussian(np.random.default_rng(0), 2, 2, "full")
+    full = {"covariance_type": "full"}
     with pytest.raises(ValueError, match="NaN or inf"):
-        hmm.log_likelihood(np.array([[0.0, np.nan]]), params)
+        hmm.log_likelihood(np.array([[0.0, np.nan]]), params, **full)
     with pytest.raises(ValueError, match="means must have shape"):
-        hmm.log_likelihood(np.zeros((3, 3)), params)
+        hmm.log_likelihood(np.zeros((3, 3)), params, **full)
     with pytest.raises(ValueError, match="not positive definite"):
-        hmm.log_likelihood(np.zeros((3, 2)), params._replace(covariances=-params.covariances))
+        hmm.log_likelihood(np.zeros((3, 2)), params._replace(covariances=-params.covariances), **full)
+    with pytest.raises(ValueError, match=r"shape \(2, 2\) for covariance_type='diag', got \(2, 2, 2\)"):
+        hmm.log_likelihood(np.zeros((3, 2)), params)  # the type is a setting, not read off the shape
     with pytest.raises(ValueError, match="covariance_type"):
-        hmm.fit_gaussian(np.zeros((3, 2)), 2, covariance_type="tied")
+        hmm.fit_gaussian(np.zeros((3, 2)), 2, covariance_type="banana")
     with pytest.raises(ValueError, match="learn"):
         hmm.fit_categorical([0, 1, 0], 2, learn="sx")
     with pytest.raises(ValueError, match="method"):

@@ -143,7 +143,7 @@ def test_plot_em_panels_draws_each_state(recorded):
 
 def test_animate_em_one_frame_per_recorded_iteration(recorded):
     X, result = recorded
-    ll = np.r_[result.initial_log_likelihood, result.log_likelihoods]
+    ll = np.r_[result.initial_objective, result.objectives]
     animation = animate_em(X, result.history, log_likelihoods=ll, interval=50)
     html = animation.to_jshtml()
     assert html.count("frames[") - html.count("frames[i]") >= len(result.history.params)
@@ -160,4 +160,4 @@ def test_animate_em_one_frame_per_recorded_iteration(recorded):
 def test_animate_em_checks_log_likelihood_length(recorded):
     X, result = recorded
     with pytest.raises(ValueError, match=r"shape \(7,\)"):
-        animate_em(X, result.history, log_likelihoods=result.log_likelihoods)
+        animate_em(X, result.history, log_likelihoods=result.objectives)

@@ -1,0 +1,821 @@
+"""scikit-learn-compatible estimators for every model, on top of the model modules.
+
+Each model module (:mod:`emtutor.gmm`, :mod:`emtutor.hmm`,
+:mod:`emtutor.missing`, :mod:`emtutor.lda`) holds the model's pure steps and
+a ``fit`` function; this module wraps each in an estimator that follows
+scikit-learn's conventions (hmmlearn's for the HMMs):
+
+* every setting is a keyword of ``__init__``, stored verbatim and validated
+  in ``fit``, so ``get_params``/``set_params``, ``sklearn.base.clone``,
+  ``Pipeline`` and ``GridSearchCV`` work (without :mod:`emtutor` importing
+  scikit-learn: the protocol is implemented here);
+* ``fit(X, y=None)`` (``fit(X, lengths=None)`` for HMMs, as in hmmlearn)
+  validates ``X`` once and hands it to the model module, whose private
+  helpers trust it;
+* fitted attributes end in ``_``; every estimator has ``n_features_in_``,
+  ``n_iter_``, ``converged_``, ``objectives_`` (the objective after every
+  EM iteration: the log-likelihood, or for LDA the ELBO), ``objective_``
+  (the final one), ``history_`` (per-iteration parameters and expectations
+  when ``record=True``, else None) and ``params_`` (the fitted parameters as
+  the model module's named tuple);
+* methods that need a fitted model raise :class:`~emtutor.em.NotFittedError`;
+* ``random_state`` is used afresh by every call that draws (``fit``,
+  ``sample``): an integer seed gives the same draws each time, as in
+  scikit-learn.
+
+``score`` follows each family's peer: the mean log-likelihood per sample
+for :class:`GaussianMixture` and :class:`MissingNormal` (scikit-learn's
+``GaussianMixture.score``), the total log-likelihood of the sequences for
+the HMMs (hmmlearn), the total ELBO of the documents for
+:class:`LatentDirichletAllocation` (scikit-learn's ``LatentDirichletAllocation.score``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import gmm, hmm, lda, missing
+from ._validation import as_data_matrix, check_positive_int
+from .em import EMResult, NotFittedError
+
+__all__ = [
+    "GaussianMixture",
+    "CategoricalHMM",
+    "GaussianHMM",
+    "MissingNormal",
+    "LatentDirichletAllocation",
+]
+
+
+class _Estimator:
+    """scikit-learn's estimator protocol: parameters, repr, tags, fitted checks."""
+
+    #: scikit-learn's ``estimator_type`` tag; None for the HMMs.
+    _estimator_type: str | None = None
+    _transformer = False
+    _input_tags: dict = {}
+
+    @classmethod
+    def _get_param_names(cls) -> list:
+        signature = inspect.signature(cls.__init__)
+        return sorted(name for name in signature.parameters if name != "self")
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments, as given (``deep`` is accepted for scikit-learn)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor arguments by name; returns ``self``.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not an argument of the constructor.
+        """
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"invalid parameter {name!r} for {type(self).__name__}; valid parameters are {valid}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = [
+            f"{name}={value!r}" for name, value in self.get_params().items()
+            if not _same(value, defaults.get(name, inspect.Parameter.empty))
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        # Called only by scikit-learn itself, so it is already imported.
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags() if self._transformer else None,
+            input_tags=InputTags(**self._input_tags),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "n_iter_")
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise _not_fitted_error_class()(
+                f"this {type(self).__name__} is not fitted yet; call fit before using it"
+            )
+
+    def _check_n_features(self, n_features: int) -> None:
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+
+    def _store_run(self, result: EMResult, n_features: int):
+        """The attributes every estimator sets from the driver's result."""
+        self.params_ = result.params
+        for name in result.params._fields:
+            setattr(self, name + "_", getattr(result.params, name))
+        self.objectives_ = result.objectives
+        self.objective_ = result.objective
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.history_ = result.history
+        self.n_features_in_ = n_features
+        return self
+
+
+@functools.cache
+def _combined_not_fitted_error(sklearn_error: type) -> type:
+    return type("NotFittedError", (NotFittedError, sklearn_error), {"__module__": NotFittedError.__module__})
+
+
+def _not_fitted_error_class() -> type:
+    """:class:`~emtutor.em.NotFittedError`; once scikit-learn is imported (by the
+    caller: emtutor never imports it), a subclass that is also scikit-learn's
+    ``NotFittedError``, so code catching either one catches it."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError
+    return _combined_not_fitted_error(sklearn_exceptions.NotFittedError)
+
+
+def _keep_arguments(estimator, arguments: dict) -> None:
+    """Store every constructor argument verbatim, as scikit-learn's protocol asks
+    (``__init__`` does nothing else; ``fit`` validates)."""
+    for name in estimator._get_param_names():
+        setattr(estimator, name, arguments[name])
+
+
+def _same(value, default) -> bool:
+    if value is default:
+        return True
+    if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+        return False
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def _reject_sparse(X, estimator):
+    """``X`` unchanged, or a ``TypeError`` that says sparse input is not accepted."""
+    if sp.issparse(X):
+        raise TypeError(
+            f"{type(estimator).__name__} does not accept sparse input; convert X with X.toarray()"
+        )
+    return X
+
+
+def _dense_data(X, estimator) -> np.ndarray:
+    """``X`` as a float matrix (validated once, here at the public boundary)."""
+    return as_data_matrix(_reject_sparse(X, estimator))
+
+
+# --------------------------------------------------------------------------
+# Gaussian mixtures
+
+
+class GaussianMixture(_Estimator):
+    """Gaussian mixture model fitted by EM (:eq:`gmm-density`); see :func:`emtutor.gmm.fit`.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
+        See :data:`emtutor.gmm.COVARIANCE_TYPES`.
+    init : {"k-means++", "random_from_data"}, default "k-means++"
+        How the initial means are chosen when ``means_init`` is not given
+        (scikit-learn calls this setting ``init_params``).
+    n_init : int, default 1
+        Number of restarts; the fit with the highest final log-likelihood is kept.
+    reg_covar : float, default 1e-6
+        ``epsilon`` in ``Sigma_k = S_k / N_k + epsilon I`` (scikit-learn's meaning).
+    tol : float, default 1e-4
+        Stop when the log-likelihood *per sample* changes by less than ``tol``
+        (scikit-learn's rule; its default is 1e-3).
+    max_iter : int, default 100
+    random_state : int, numpy Generator or None
+    record : bool, default False
+        Keep every iteration's parameters and responsibilities in ``history_``.
+    weights_init, means_init : array, optional
+        Explicit initial weights and means (used exactly, in every restart).
+    precisions_init, covariances_init : array, optional
+        Explicit initial precisions (scikit-learn's) or covariances, of the
+        shape ``covariance_type`` asks for; give at most one of them.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Shape given by ``covariance_type`` (see :data:`emtutor.gmm.COVARIANCE_TYPES`).
+    params_ : emtutor.gmm.GMMParams
+    converged_ : bool
+    n_iter_ : int
+    objectives_ : ndarray of shape (n_iter_,)
+        The total log-likelihood after every iteration of the kept restart.
+    objective_ : float
+        The final total log-likelihood.
+    lower_bound_ : float
+        ``objective_ / n_samples``: the per-sample log-likelihood of the
+        *final* parameters (scikit-learn's is that of the parameters before
+        its last M-step).
+    restarts_ : emtutor.gmm.RestartSummary
+        The final log-likelihood of every restart and how often each
+        distinct optimum was reached.
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from emtutor import GaussianMixture, datasets
+    >>> model = GaussianMixture(3, random_state=0).fit(datasets.three_gaussians())
+    >>> model.means_.shape
+    (3, 2)
+    """
+
+    _estimator_type = "density_estimator"
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        init: str = "k-means++",
+        n_init: int = 1,
+        reg_covar: float = 1e-6,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        random_state=None,
+        record: bool = False,
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        covariances_init=None,
+    ):
+        _keep_arguments(self, locals())
+
+    def fit(self, X, y=None) -> "GaussianMixture":
+        """Fit the mixture to ``X`` by EM (see :func:`emtutor.gmm.fit`).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = _dense_data(X, self)
+        result = gmm._fit(
+            X,
+            self.n_components,
+            covariance_type=self.covariance_type,
+            init=self.init,
+            n_init=self.n_init,
+            weights=self.weights_init,
+            means=self.means_init,
+            covariances=self._initial_covariances(),
+            reg_covar=self.reg_covar,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+            record=self.record,
+        )
+        self._store_run(result, X.shape[1])
+        self.lower_bound_ = result.objective / len(X)
+        self.restarts_ = result.restarts
+        return self
+
+    def _initial_covariances(self):
+        if self.precisions_init is None:
+            return self.covariances_init
+        if self.covariances_init is not None:
+            raise ValueError("give precisions_init or covariances_init, not both")
+        precisions = np.asarray(self.precisions_init, dtype=float)
+        if self.covariance_type in ("full", "tied"):
+            try:
+                return np.linalg.inv(precisions)
+            except np.linalg.LinAlgError:
+                raise ValueError("precisions_init is singular") from None
+        with np.errstate(divide="ignore"):
+            return 1.0 / precisions
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit, then return the most responsible component of each point."""
+        return self.fit(X).predict(X)
+
+    def _e_step(self, X):
+        self._check_fitted()
+        X = _dense_data(X, self)
+        self._check_n_features(X.shape[1])
+        return gmm.e_step(X, self.params_, covariance_type=self.covariance_type)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Responsibilities :eq:`gmm-e-step`: array of shape (n_samples, n_components)."""
+        return self._e_step(X)[0]
+
+    def predict(self, X) -> np.ndarray:
+        """Most responsible component of each point: array of shape (n_samples,)."""
+        return np.argmax(self._e_step(X)[0], axis=1)
+
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_n)`` of each point: array of shape (n_samples,)."""
+        return self._e_step(X)[1]
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample (scikit-learn's ``score``)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``-2 log L + p log n`` (lower is better), :eq:`gmm-bic`."""
+        log_norm = self.score_samples(X)
+        return float(-2 * np.sum(log_norm) + self._n_parameters() * np.log(len(log_norm)))
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better), :eq:`gmm-aic`."""
+        return float(-2 * np.sum(self.score_samples(X)) + 2 * self._n_parameters())
+
+    def _n_parameters(self) -> int:
+        return gmm.n_parameters(self.n_components, self.n_features_in_, self.covariance_type)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw points from the fitted mixture.
+
+        Uses ``random_state`` afresh at each call (an integer seed gives the
+        same draws every time, as in scikit-learn).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Grouped by component.
+        labels : ndarray of shape (n_samples,)
+            The component that generated each point.
+        """
+        self._check_fitted()
+        n_samples = check_positive_int(n_samples, "n_samples", 1)
+        rng = np.random.default_rng(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        covariances = gmm.full_covariances(
+            self.covariances_, self.n_components, self.n_features_in_, self.covariance_type
+        )
+        X = np.vstack([
+            rng.multivariate_normal(mean, cov, size=count, method="cholesky")
+            for mean, cov, count in zip(self.means_, covariances, counts)
+        ])
+        labels = np.repeat(np.arange(self.n_components), counts)
+        return X, labels
+
+
+# --------------------------------------------------------------------------
+# Hidden Markov models
+
+
+class _BaseHMM(_Estimator):
+    """What the two HMM estimators share; subclasses define ``_kind`` and ``_initial``."""
+
+    _kind = ""
+
+    def fit(self, X, lengths=None):
+        """Fit by Baum–Welch (see :func:`emtutor.hmm.fit_categorical` and
+        :func:`emtutor.hmm.fit_gaussian`); returns ``self``.
+
+        Parameters
+        ----------
+        X : array or list of arrays
+            See :func:`emtutor.hmm.as_sequences`.
+        lengths : array of int, optional
+            Lengths of the concatenated sequences (hmmlearn's convention).
+        """
+        data = hmm.as_sequences(X, lengths, kind=self._kind)
+        result = hmm._fit(data, self.n_components, kind=self._kind, learn=self.learn, tol=self.tol,
+                          max_iter=self.max_iter, record=self.record, method=self.method,
+                          random_state=self.random_state, **self._initial())
+        n_features = 1 if self._kind == "categorical" else data.X.shape[1]
+        return self._store_run(result, n_features)
+
+    def _covariance_type(self) -> str:
+        return getattr(self, "covariance_type", "diag")
+
+    def _data(self, X, lengths):
+        self._check_fitted()
+        data, _ = hmm._prepare(X, lengths, self.params_, self._covariance_type())
+        if self._kind == "gaussian":
+            self._check_n_features(data.X.shape[1])
+        return data
+
+    def score(self, X, lengths=None) -> float:
+        """Total log-likelihood of the sequences, :eq:`hmm-log-likelihood` (hmmlearn's ``score``)."""
+        data = self._data(X, lengths)
+        return float(np.sum(hmm.posteriors(data, self.params_, covariance_type=self._covariance_type(),
+                                           method=self.method)[3]))
+
+    def predict_proba(self, X, lengths=None) -> np.ndarray:
+        """State posteriors :eq:`hmm-gamma`, shape (n_samples, n_components)."""
+        data = self._data(X, lengths)
+        return hmm.posteriors(data, self.params_, covariance_type=self._covariance_type(), method=self.method)[0]
+
+    def predict(self, X, lengths=None) -> np.ndarray:
+        """The Viterbi path (concatenated over sequences), shape (n_samples,)."""
+        return self.decode(X, lengths)[1]
+
+    def decode(self, X, lengths=None, algorithm: str = "viterbi"):
+        """Decode the hidden states.
+
+        Parameters
+        ----------
+        X : array or list of arrays
+        lengths : array of int, optional
+        algorithm : {"viterbi", "map"}
+            ``"viterbi"``: the most probable path :eq:`hmm-viterbi`;
+            ``"map"``: the most probable state at each step
+            :eq:`hmm-posterior-decoding`.
+
+        Returns
+        -------
+        log_prob : float
+            ``log p(X, path)`` for Viterbi, ``log p(X)`` for ``"map"``.
+        states : ndarray of shape (n_samples,)
+        """
+        if algorithm not in ("viterbi", "map"):
+            raise ValueError(f"algorithm must be 'viterbi' or 'map', got {algorithm!r}")
+        data = self._data(X, lengths)
+        if algorithm == "viterbi":
+            return hmm.viterbi(data.X, self.params_, data.lengths, covariance_type=self._covariance_type())
+        resp, _, _, log_likelihoods = hmm.posteriors(data, self.params_, covariance_type=self._covariance_type(),
+                                                     method=self.method)
+        return float(np.sum(log_likelihoods)), np.argmax(resp, axis=1)
+
+    def sample(self, n_samples: int = 1, random_state=None):
+        """Draw ``(X, states)`` from the fitted model, one sequence of ``n_samples`` steps.
+
+        ``random_state`` defaults to the estimator's, used afresh at each call.
+        """
+        self._check_fitted()
+        seed = self.random_state if random_state is None else random_state
+        return hmm.sample(self.params_, n_samples, seed, covariance_type=self._covariance_type())
+
+
+class CategoricalHMM(_BaseHMM):
+    """Hidden Markov model with categorical emissions, fitted by Baum–Welch.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of hidden states.
+    n_symbols : int, optional
+        Size of the alphabet; default ``max(X) + 1`` (hmmlearn calls it ``n_features``).
+    startprob_init, transmat_init, emissionprob_init : arrays, optional
+        Initial parameters (drawn with ``random_state`` when missing; see
+        :func:`emtutor.hmm.initial_params`).
+    learn : str, default "ste"
+        Parameters to learn: ``s`` startprob, ``t`` transmat, ``e`` emissionprob.
+    tol : float, default 1e-4
+        Stop when the log-likelihood per observation changes by less than ``tol``.
+    max_iter : int, default 100
+    method : {"chunked", "scaled", "log"}, default "chunked"
+        Forward–backward implementation (:func:`emtutor.hmm_core.forward_backward`).
+    random_state : int, numpy Generator or None
+    record : bool, default False
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    emissionprob_ : ndarray of shape (n_components, n_symbols)
+    params_ : emtutor.hmm.CategoricalHMMParams
+    objectives_ : ndarray of shape (n_iter_,)
+        The log-likelihood after every iteration.
+    objective_ : float
+    n_iter_ : int
+    converged_ : bool
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+        1 (one column of symbols).
+    """
+
+    _kind = "categorical"
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        n_symbols=None,
+        startprob_init=None,
+        transmat_init=None,
+        emissionprob_init=None,
+        learn: str = "ste",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        method: str = "chunked",
+        random_state=None,
+        record: bool = False,
+    ):
+        _keep_arguments(self, locals())
+
+    def _initial(self) -> dict:
+        return dict(n_symbols=self.n_symbols, startprob=self.startprob_init, transmat=self.transmat_init,
+                    emissionprob=self.emissionprob_init)
+
+
+class GaussianHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian emissions, fitted by Baum–Welch.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "diag"
+        See :data:`emtutor.gmm.COVARIANCE_TYPES` (hmmlearn's default type).
+    init : {"k-means++", "random_from_data"}, default "k-means++"
+        How the initial means are chosen when ``means_init`` is not given.
+    startprob_init, transmat_init, means_init, covariances_init : arrays, optional
+        Initial parameters (see :func:`emtutor.hmm.initial_params`).
+    learn : str, default "stmc"
+    reg_covar : float, default 1e-6
+        ``epsilon`` in ``Sigma_k = S_k / N_k + epsilon I``, as for
+        :class:`GaussianMixture` (:eq:`hmm-m-covariances-reg`).
+    tol : float, default 1e-4
+        Stop when the log-likelihood per observation changes by less than ``tol``.
+    max_iter : int, default 100
+    method : {"chunked", "scaled", "log"}, default "chunked"
+    random_state : int, numpy Generator or None
+    record : bool, default False
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Shape given by ``covariance_type``.
+    params_ : emtutor.hmm.GaussianHMMParams
+    objectives_ : ndarray of shape (n_iter_,)
+        The log-likelihood after every iteration.
+    objective_ : float
+    n_iter_ : int
+    converged_ : bool
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+    """
+
+    _kind = "gaussian"
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "diag",
+        init: str = "k-means++",
+        startprob_init=None,
+        transmat_init=None,
+        means_init=None,
+        covariances_init=None,
+        learn: str = "stmc",
+        reg_covar: float = 1e-6,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        method: str = "chunked",
+        random_state=None,
+        record: bool = False,
+    ):
+        _keep_arguments(self, locals())
+
+    def _initial(self) -> dict:
+        return dict(covariance_type=self.covariance_type, init=self.init, reg_covar=self.reg_covar,
+                    startprob=self.startprob_init, transmat=self.transmat_init, means=self.means_init,
+                    covariances=self.covariances_init)
+
+
+# --------------------------------------------------------------------------
+# Missing data
+
+
+class MissingNormal(_Estimator):
+    """Multivariate normal fitted by EM to data with missing values (``NaN``); see :func:`emtutor.missing.fit`.
+
+    As a transformer it imputes: ``transform`` fills each missing value
+    with its conditional mean given the row's observed values.
+
+    Parameters
+    ----------
+    tol : float, default 1e-4
+        Stop when the observed-data log-likelihood *per row* changes by
+        less than ``tol``.
+    max_iter : int, default 1000
+    mean_init : array of shape (n_features,), optional
+    covariance_init : array of shape (n_features, n_features), optional
+        Initial parameters (default: observed means, diagonal observed variances).
+    random_state : int, numpy Generator or None
+        Used by :meth:`sample_imputations`.
+    record : bool, default False
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+    covariance_ : ndarray of shape (n_features, n_features)
+    params_ : emtutor.missing.MissingNormalParams
+    objectives_ : ndarray of shape (n_iter_,)
+        The observed-data log-likelihood :eq:`missing-log-likelihood` after every iteration.
+    objective_ : float
+    n_iter_ : int
+    converged_ : bool
+    n_patterns_ : int
+        Number of distinct missingness patterns in the training data.
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emtutor import MissingNormal
+    >>> X = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 5.0], [4.0, 4.0], [np.nan, 1.0]])
+    >>> model = MissingNormal(tol=1e-10).fit(X)
+    >>> bool(np.isnan(model.transform(X)).any())
+    False
+    """
+
+    _transformer = True
+    _input_tags = {"allow_nan": True}
+
+    def __init__(self, *, tol: float = 1e-4, max_iter: int = 1000, mean_init=None, covariance_init=None,
+                 random_state=None, record: bool = False):
+        _keep_arguments(self, locals())
+
+    def fit(self, X, y=None) -> "MissingNormal":
+        """Fit the mean and covariance by EM (see :func:`emtutor.missing.fit`); returns ``self``."""
+        data = missing.group_patterns(_reject_sparse(X, self))
+        result = missing.fit(data, mean=self.mean_init, covariance=self.covariance_init, tol=self.tol,
+                             max_iter=self.max_iter, record=self.record)
+        self.n_patterns_ = data.n_patterns
+        return self._store_run(result, data.shape[1])
+
+    def _data(self, X):
+        self._check_fitted()
+        data = missing._group_for_params(_reject_sparse(X, self))
+        self._check_n_features(data.shape[1])
+        return data
+
+    def transform(self, X) -> np.ndarray:
+        """Conditional-mean imputation of ``X`` (see :func:`emtutor.missing.impute`)."""
+        return missing.e_step(self._data(X), self.params_)[0].X_hat
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit on ``X``, then impute it."""
+        return self.fit(X).transform(X)
+
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_n^obs)`` of each row (0 for a row with nothing observed)."""
+        return missing.e_step(self._data(X), self.params_)[1]
+
+    def score(self, X, y=None) -> float:
+        """Mean observed-data log-likelihood per row (scikit-learn's ``score``)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
+        """Multiple imputations of ``X`` (see :func:`emtutor.missing.sample_imputations`).
+
+        ``random_state`` defaults to the estimator's, used afresh at each call
+        (an integer seed gives the same draws every time)."""
+        seed = self.random_state if random_state is None else random_state
+        return missing.sample_imputations(self._data(X), self.params_, n_imputations, seed)
+
+
+# --------------------------------------------------------------------------
+# Topic models
+
+
+class LatentDirichletAllocation(_Estimator):
+    """LDA fitted by variational EM (see :func:`emtutor.lda.fit`), in scikit-learn's spellings.
+
+    Parameters
+    ----------
+    n_components : int, default 10
+        Number of topics.
+    doc_topic_prior : float or array of shape (n_components,), optional
+        ``alpha``, the Dirichlet parameter of the topic proportions (the
+        initial value if ``fit_alpha``); default ``1 / n_components``.
+    topic_word_prior : float, optional
+        ``eta``, a symmetric Dirichlet prior on the topics; None (default)
+        fits maximum-likelihood topics (scikit-learn's default is ``1 / n_components``).
+    fit_alpha : bool, default False
+        Estimate ``alpha`` in every M-step.
+    tol : float, default 1e-4
+        Stop when the ELBO *per token* (LDA's observations) changes by less than ``tol``.
+    max_iter : int, default 100
+    mean_change_tol : float, default 1e-3
+        The E-step's per-document tolerance on the mean change of ``gamma``.
+    max_doc_update_iter : int, default 100
+        The E-step's cap on ``gamma`` updates per document.
+    restart : bool, default False
+        See :func:`emtutor.lda.e_step`.
+    random_state : int, numpy Generator or None
+    record : bool, default False
+
+    Attributes
+    ----------
+    alpha_ : ndarray of shape (n_components,)
+    components_ : ndarray of shape (n_components, n_words)
+        ``beta`` without a topic prior, ``lambda`` with one (``topic_word`` of :class:`emtutor.lda.LDAParams`).
+    topic_word_ : ndarray of shape (n_components, n_words)
+        The topics as distributions (rows sum to 1).
+    gamma_ : ndarray of shape (n_docs, n_components)
+        Variational Dirichlet parameters of the training documents.
+    params_ : emtutor.lda.LDAParams
+    objectives_ : ndarray of shape (n_iter_,)
+        The ELBO :eq:`lda-elbo` after every iteration.
+    objective_ : float
+    n_iter_ : int
+    converged_ : bool
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+    """
+
+    _transformer = True
+    _input_tags = {"sparse": True, "positive_only": True}
+
+    def __init__(
+        self,
+        n_components: int = 10,
+        *,
+        doc_topic_prior=None,
+        topic_word_prior=None,
+        fit_alpha: bool = False,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        mean_change_tol: float = 1e-3,
+        max_doc_update_iter: int = 100,
+        restart: bool = False,
+        random_state=None,
+        record: bool = False,
+    ):
+        _keep_arguments(self, locals())
+
+    def fit(self, X, y=None) -> "LatentDirichletAllocation":
+        """Fit to ``X`` (array or sparse matrix of word counts, shape (n_docs, n_words))."""
+        X = lda.as_count_matrix(X)
+        result = lda._fit(
+            X,
+            self.n_components,
+            alpha=self.doc_topic_prior,
+            eta=self.topic_word_prior,
+            fit_alpha=self.fit_alpha,
+            topic_word=None,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            e_step_tol=self.mean_change_tol,
+            max_e_step_iter=self.max_doc_update_iter,
+            restart=self.restart,
+            random_state=self.random_state,
+            record=self.record,
+        )
+        self._store_run(result, X.shape[1])
+        self.components_ = result.topic_word
+        self.topic_word_ = lda.topic_word_distribution(result.params)
+        self.gamma_ = result.expectations.gamma
+        return self
+
+    def _counts(self, X):
+        self._check_fitted()
+        X = lda.as_count_matrix(X)
+        self._check_n_features(X.shape[1])
+        return X
+
+    def _e_step(self, X):
+        return lda.e_step(self._counts(X), self.params_, tol=self.mean_change_tol,
+                          max_iter=self.max_doc_update_iter)
+
+    def transform(self, X) -> np.ndarray:
+        """Posterior mean topic proportions of documents, shape (n_docs, n_components)."""
+        gamma = self._e_step(X)[0].gamma
+        return gamma / gamma.sum(axis=1, keepdims=True)
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit, then return the documents' topic proportions (``fit(X).transform(X)``)."""
+        return self.fit(X).transform(X)
+
+    def score(self, X, y=None) -> float:
+        """The ELBO :eq:`lda-elbo` of the documents, a lower bound on their log-likelihood
+        (scikit-learn's ``score``)."""
+        return float(self._e_step(X)[1])
+
+    def perplexity(self, X) -> float:
+        """Perplexity bound of (held-out) documents; see :func:`emtutor.lda.perplexity`."""
+        return lda.perplexity(self._counts(X), self.params_, tol=self.mean_change_tol,
+                              max_iter=self.max_doc_update_iter)
+
+    def top_words(self, n_top: int = 10, vocabulary=None) -> list:
+        """Most probable words per topic; see :func:`emtutor.lda.top_words`."""
+        self._check_fitted()
+        return lda.top_words(self.topic_word_, n_top, vocabulary)
