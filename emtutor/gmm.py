@@ -803,10 +803,11 @@ def fit(
         How to choose the initial means when ``means`` is not given.
     n_init : int, default 1
         Number of restarts (each from its own initial means); the one with
-        the highest final log-likelihood is kept.  Restarts within
-        ``max(100 * tol, 1e-6 * |log-likelihood|)`` of each other reach the
-        same optimum, and of those the earliest is kept, so the choice (and
-        ``n_iter``) does not depend on rounding.
+        the highest final log-likelihood is kept.  Restarts whose total
+        log-likelihoods are within ``max(100 * tol * n_samples,
+        1e-6 * |log-likelihood|)`` of each other reach the same optimum, and
+        of those the earliest is kept, so the choice (and ``n_iter``) does
+        not depend on rounding.
     weights : array of shape (n_components,), optional
         Initial mixing weights; default uniform.
     means : array of shape (n_components, n_features), optional
@@ -892,7 +893,8 @@ def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, cova
                            n_observations=n_samples, tol=tol, max_iter=max_iter, record=record))
 
     final = [run.objective for run in runs]
-    summary = _summarise_restarts(final, atol=max(100 * tol, 1e-6 * max(abs(v) for v in final)))
+    # tol is per observation; the restarts' objectives are totals
+    summary = _summarise_restarts(final, atol=max(100 * tol * n_samples, 1e-6 * max(abs(v) for v in final)))
     best = runs[summary.best]
     return GMMResult(
         **{f.name: getattr(best, f.name) for f in fields(EMResult)},

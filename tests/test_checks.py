@@ -195,7 +195,7 @@ def test_the_pair_posteriors_sum_to_emtutors_expected_transitions():
         r, xi = checks._ref_posteriors(x, startprob, transmat, emissionprob)
         stats, _ = hmm.e_step(hmm.Sequences(x, np.array([len(x)])),
                               hmm.CategoricalHMMParams(startprob, transmat, emissionprob))
-        assert np.allclose(r, stats.gamma), case
+        assert np.allclose(r, stats.resp), case
         assert np.allclose(xi.sum(axis=0), stats.xi_sum), case
         assert np.allclose(xi.sum(axis=(1, 2)), 1.0), case
 
