@@ -85,6 +85,7 @@ import contextlib
 import dis
 import functools
 import importlib
+import inspect
 import sys
 import types
 import warnings
@@ -137,6 +138,8 @@ _LOG_2PI = np.log(2.0 * np.pi)
 _MODEL_MODULES = ("coins", "elbo", "em", "estimators", "gmm", "hmm", "hmm_core", "lda", "missing")
 #: Modules a graded function must not use (prefixes of dotted module names).
 _FORBIDDEN = ("emtutor", "sklearn", "hmmlearn", "scipy.stats")
+#: Code flags of generator and coroutine functions, which the guard leaves alone.
+_NOT_PLAIN = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 _TRAMPOLINE = "def trampoline(*args, **kwargs):\n    return __emtutor_guard__({key!r}, args, kwargs)\n"
 
 
@@ -238,8 +241,12 @@ class _Guard:
                     if isinstance(obj, type) and obj.__module__ == module.__name__:
                         candidates = list(vars(obj).values())
                     for f in candidates:
+                        # Plain functions only: a generator's code cannot be
+                        # swapped for the trampoline's (Python 3.13 deprecates
+                        # it, and the generator would no longer be one).
                         if (isinstance(f, types.FunctionType) and f.__globals__ is vars(module)
-                                and not f.__code__.co_freevars):
+                                and not f.__code__.co_freevars
+                                and not f.__code__.co_flags & _NOT_PLAIN):
                             functions.append(f)
                 entries = []
                 for f in functions:
@@ -262,12 +269,16 @@ class _Guard:
             return originals[key](*args, **kwargs)
 
         self._patched = []
-        for module, entries in self._targets().items():
-            module.__dict__["__emtutor_guard__"] = guard
-            for f, code, trampoline, key, original in entries:
-                originals[key] = original
-                f.__code__ = trampoline
-                self._patched.append((f, code))
+        try:
+            for module, entries in self._targets().items():
+                module.__dict__["__emtutor_guard__"] = guard
+                for f, code, trampoline, key, original in entries:
+                    originals[key] = original
+                    f.__code__ = trampoline
+                    self._patched.append((f, code))
+        except BaseException:
+            self.__exit__(None, None, None)  # never leave emtutor half patched
+            raise
         return self
 
     def __exit__(self, *exc):
