@@ -21,17 +21,23 @@ type             ``covariances`` of shape                    meaning
 ``"tied"``       (n_features, n_features)                    one matrix shared
 ===============  ==========================================  =====================
 
-Speed.  Both steps go through the rows of ``X`` in blocks of a few thousand
-rows, so every temporary array stays in the processor's cache.  For full
-covariances the E-step of a block is one matrix product against all the
-components' precision Cholesky factors at once (:eq:`gmm-blocked-mahalanobis`);
-the M-step accumulates each block's centred second moments.
+Speed.  Both steps go through the rows of ``X`` in blocks of a few hundred
+to a few thousand rows, so every temporary array stays in the processor's
+cache, and the blocks are shared out among as many threads as numpy's BLAS
+may use (each thread then runs BLAS single-threaded; numpy releases the
+interpreter lock in its array operations).  For full covariances the
+E-step of a block is one matrix product against all the components'
+precision Cholesky factors at once (:eq:`gmm-blocked-mahalanobis`); the
+M-step accumulates each block's centred second moments, all components'
+at once, as one more matrix product (:eq:`gmm-shifted-scatter`).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from functools import partial, reduce
+from functools import cache, partial, reduce
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -101,6 +107,57 @@ def _blocks(n_samples: int, rows: int):
         yield slice(start, min(start + rows, n_samples))
 
 
+#: A thread gets at least this many blocks, or the blocks are not shared out:
+#: handing work to a thread costs about as much as a few small blocks.
+_MIN_BLOCKS_PER_THREAD = 8
+
+
+@cache
+def _blas():
+    """threadpoolctl's controller of the BLAS libraries loaded (found once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+
+
+def _thread_pool(n_threads: int) -> ThreadPoolExecutor:
+    """A pool of ``n_threads`` worker threads, kept for the next call (a forked child makes its own)."""
+    global _pool
+    if _pool is None or _pool[:2] != (os.getpid(), n_threads):
+        if _pool is not None and _pool[0] == os.getpid():
+            _pool[2].shutdown(wait=False)
+        _pool = (os.getpid(), n_threads, ThreadPoolExecutor(n_threads, thread_name_prefix="emtutor-gmm"))
+    return _pool[2]
+
+
+def _map_blocks(work: Callable, n_samples: int, rows: int) -> list:
+    """Run ``work(slices)`` on every block of ``rows`` rows, in parallel.
+
+    The blocks are dealt out in turn to as many threads as BLAS may use (its
+    thread setting, by default the number of cores, is how a user says how
+    many cores numpy may use: e.g. ``threadpoolctl.threadpool_limits``);
+    each thread of a pool calls ``work`` once, on the list of its blocks'
+    slices.  While they run, BLAS is limited to one thread: the products of
+    a block are too small to share out, and BLAS threads waiting for a core
+    that another thread (or another process) holds only slow them down.
+    Returns the results of the calls, one per thread.  ``work`` must write
+    only to the rows of its own blocks.
+    """
+    slices = list(_blocks(n_samples, rows))
+    blas = _blas()
+    blas_threads = [lib.num_threads for lib in blas.lib_controllers]
+    if all(n == 1 for n in blas_threads):
+        return [work(slices)]
+    n_threads = max(1, min(min(blas_threads), len(slices) // _MIN_BLOCKS_PER_THREAD))
+    with blas.limit(limits=1):
+        if n_threads == 1:
+            return [work(slices)]
+        return list(_thread_pool(n_threads).map(work, [slices[i::n_threads] for i in range(n_threads)]))
+
+
 # ---------------------------------------------------------------------------
 # Full covariances: the general case.
 # ---------------------------------------------------------------------------
@@ -139,26 +196,56 @@ def _prepare_full(means, covariances):
 
     The centre (the average of the means) is subtracted from the data and
     the means before the product, so data far from the origin lose no
-    digits.
+    digits.  For every component ``k`` the rows of ``[-P_k^T (mu_k - c),
+    P_k^T]``, times a column ``(1, x - c)``, give ``(x - mu_k) P_k``.  As
+    ``P_k`` is upper triangular, entry ``j`` of that needs only the first
+    ``j + 1`` features: the entries are computed in two halves, the first
+    half's factors cut to the first half of the features.
     """
     n_components, n_features = means.shape
     prec_chol = _precision_cholesky_full(covariances)
     centre = means.mean(axis=0)
-    # [P_1 P_2 ... P_K]: one (d, K*d) matrix, so a block needs one product.
-    factors = prec_chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
-    offsets = np.einsum("ki,kij->kj", means - centre, prec_chol).ravel()
+    rows = np.empty((n_components, n_features, n_features + 1))
+    rows[:, :, 0] = -np.einsum("ki,kij->kj", means - centre, prec_chol)
+    rows[:, :, 1:] = prec_chol.transpose(0, 2, 1)
+    halves = [(0, n_features // 2), (n_features // 2, n_features)] if n_features > 1 else [(0, 1)]
+    # for the entries a <= j < b: (K * (b - a), b + 1), rows (k, j), columns (1, features 0..b-1)
+    factors = [np.ascontiguousarray(rows[:, a:b, : b + 1]).reshape(-1, b + 1) for a, b in halves]
     log_det = np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)  # log|P_k|
-    return centre, factors, offsets, log_det - 0.5 * n_features * _LOG_2PI
+    constants = log_det - 0.5 * n_features * _LOG_2PI
+    return centre, halves, factors, constants
 
 
 def _log_density_full_block(X_block, prepared) -> np.ndarray:
-    centre, factors, offsets, constants = prepared
-    n_components = len(constants)
-    projected = (X_block - centre) @ factors  # row n, slot k: (x_n - c) P_k
-    projected -= offsets  # ... minus (mu_k - c) P_k = (x_n - mu_k) P_k
-    projected = projected.reshape(len(X_block), n_components, -1)
-    mahalanobis = np.einsum("nki,nki->nk", projected, projected)
-    return constants - 0.5 * mahalanobis
+    centre, halves, factors, constants = prepared
+    n_components, (n_rows, n_features) = len(constants), X_block.shape
+    # The block transposed, minus the centre, below a row of ones: one column
+    # (1, x_n - c) per point, so that a product gives for every n and k
+    # (x_n - c) P_k - (mu_k - c) P_k = (x_n - mu_k) P_k, row (k, j), column n.
+    centred = np.empty((n_features + 1, n_rows))
+    centred[0] = 1.0
+    np.subtract(X_block.T, centre[:, None], out=centred[1:])
+    mahalanobis = np.zeros((n_components, n_rows))
+    for (a, b), factor in zip(halves, factors):
+        projected = factor @ centred[: b + 1]
+        projected *= projected
+        mahalanobis += np.add.reduce(projected.reshape(n_components, b - a, n_rows), axis=1)
+    mahalanobis *= -0.5
+    mahalanobis += constants[:, None]
+    # (B, K), stored column by column: the E-step works on its K columns
+    return mahalanobis.T
+
+
+def _product_groups(n_features: int) -> list[tuple[int, int]]:
+    """Rows ``[a, b)`` whose products with the rows ``a:`` make up the upper triangle.
+
+    All the products ``x_i x_j`` with ``i <= j`` of a block are computed in
+    these few numpy calls (a few products below the diagonal come along and
+    are not used); about four groups, so that numpy's cost per call stays
+    small next to the work.
+    """
+    size = -(-n_features // 4)
+    return [(a, min(a + size, n_features)) for a in range(0, n_features, size)]
 
 
 def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
@@ -166,17 +253,42 @@ def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
 
     The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
     ``Sigma_k = sum_n r_nk (x_n - c)(x_n - c)^T / N_k - (mu_k - c)(mu_k - c)^T``;
-    for a block, all components' moments are one matrix product.
+    for a block, the products ``(x_n - c)_i (x_n - c)_j`` with ``i <= j`` are
+    formed once, and one matrix product with the responsibilities sums them
+    for all components.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
-    scatter = np.zeros((n_components * n_features, n_features))
-    for rows in _blocks(len(X), _block_rows(n_components * n_features)):
-        centred = X[rows] - centre
-        weighted = resp[rows, :, None] * centred[:, None, :]  # (B, K, d): r_nk (x_n - c)
-        scatter += weighted.reshape(len(centred), -1).T @ centred
+    groups = _product_groups(n_features)
+    # where the product of features i <= j lands among a block's products
+    column, start = np.zeros((n_features, n_features), dtype=np.intp), 0
+    for a, b in groups:
+        column[a:b, a:] = start + np.arange((b - a) * (n_features - a)).reshape(b - a, n_features - a)
+        start += (b - a) * (n_features - a)
+    n_products = start
+
+    def work(slices):
+        moments = np.zeros((n_components, n_products))
+        for rows in slices:
+            n_rows = rows.stop - rows.start
+            centred = np.subtract(X[rows].T, centre[:, None], order="C")  # (D, B): rows contiguous
+            products = np.empty((n_products, n_rows))
+            start = 0
+            for a, b in groups:
+                size = (b - a) * (n_features - a)
+                np.multiply(centred[a:b, None], centred[None, a:],
+                            out=products[start : start + size].reshape(b - a, n_features - a, n_rows))
+                start += size
+            moments += resp[rows].T @ products.T
+        return moments
+
+    moments = sum(_map_blocks(work, len(X), _block_rows(n_products)))
+    upper_i, upper_j = np.triu_indices(n_features)
+    second_moments = np.empty((n_components, n_features, n_features))
+    second_moments[:, upper_i, upper_j] = moments[:, column[upper_i, upper_j]]
+    second_moments[:, upper_j, upper_i] = second_moments[:, upper_i, upper_j]
+    second_moments /= counts[:, None, None]
     shifted = means - centre
-    second_moments = scatter.reshape(n_components, n_features, n_features) / counts[:, None, None]
     covariances = second_moments - shifted[:, :, None] * shifted[:, None, :]
     if reg_covar == 0:
         _check_not_collapsed(covariances, second_moments)
@@ -243,10 +355,15 @@ def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
-    second = np.zeros((n_components, n_features))
-    for rows in _blocks(len(X), _block_rows(max(n_components, n_features))):
-        centred = X[rows] - centre
-        second += resp[rows].T @ (centred * centred)
+
+    def work(slices):
+        second = np.zeros((n_components, n_features))
+        for rows in slices:
+            centred = X[rows] - centre
+            second += resp[rows].T @ (centred * centred)
+        return second
+
+    second = sum(_map_blocks(work, len(X), _block_rows(max(n_components, n_features))))
     return second / counts[:, None] - (means - centre) ** 2 + reg_covar
 
 
@@ -389,8 +506,12 @@ def log_gaussian_density(X, means, covariances, covariance_type: str = "full") -
     kind = _covariance_type(covariance_type)
     prepared = kind.prepare(means, covariances)
     log_dens = np.empty((len(X), len(means)))
-    for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
-        log_dens[rows] = kind.log_density_block(X[rows], prepared)
+
+    def work(slices):
+        for rows in slices:
+            log_dens[rows] = kind.log_density_block(X[rows], prepared)
+
+    _map_blocks(work, len(X), _block_rows(kind.row_width(*means.shape)))
     return log_dens
 
 
@@ -427,20 +548,23 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
         log_weights = np.log(weights)
     resp = np.empty((len(X), len(weights)))
     log_norm = np.empty(len(X))
-    ones = np.ones(len(weights))
-    for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
-        log_weighted = kind.log_density_block(X[rows], prepared)
-        log_weighted += log_weights
-        # The m of (logsumexp), and below the sum over components.  A row has
-        # only K entries, and numpy reduces short rows slowly: a maximum of
-        # the K columns and a product with a vector of ones are much faster.
-        # (np.maximum.reduce of a single column would alias it: start from -inf)
-        largest = reduce(np.maximum, log_weighted.T, np.full(len(log_weighted), -np.inf))
-        log_weighted -= largest[:, None]
-        weighted = np.exp(log_weighted, out=log_weighted)
-        total = weighted @ ones
-        resp[rows] = weighted / total[:, None]
-        log_norm[rows] = largest + np.log(total)
+    log_weights = log_weights[:, None]
+
+    def work(slices):
+        for rows in slices:
+            # Transposed, (K, B): a row of the block has only K entries, and numpy
+            # reduces many short rows slowly; the m of (logsumexp) and the sum over
+            # components are then element-wise operations on K long rows.
+            log_weighted = np.ascontiguousarray(kind.log_density_block(X[rows], prepared).T)
+            log_weighted += log_weights
+            largest = np.maximum.reduce(log_weighted, axis=0)
+            log_weighted -= largest
+            weighted = np.exp(log_weighted, out=log_weighted)
+            total = np.add.reduce(weighted, axis=0)
+            np.divide(weighted.T, total[:, None], out=resp[rows])
+            log_norm[rows] = largest + np.log(total)
+
+    _map_blocks(work, len(X), _block_rows(kind.row_width(*means.shape)))
     return resp, log_norm
 
 

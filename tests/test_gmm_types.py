@@ -6,6 +6,7 @@ from functools import partial
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
+from threadpoolctl import threadpool_limits
 
 from oracles import regularised_bound
 
@@ -63,13 +64,25 @@ def naive_m_step(X, resp, reg_covar, covariance_type):
     return gmm.GMMParams(counts / n, means, covariances)
 
 
-@pytest.fixture(params=["default blocks", "256-row blocks"])
+@pytest.fixture(params=["default blocks", "256-row blocks", "256-row blocks on 3 threads"])
 def blocks(request, monkeypatch):
-    """Run a test with the default block size and with the smallest blocks
-    (2500 rows then span ten blocks, the last one partial)."""
+    """Run a test with the default block size, with the smallest blocks
+    (2500 rows then span ten blocks, the last one partial), and with those
+    blocks dealt out to three threads (BLAS allowed three, and a thread
+    given as few as one block), checking that they were."""
+    if request.param == "default blocks":
+        yield request.param
+        return
+    monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
     if request.param == "256-row blocks":
-        monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
-    return request.param
+        yield request.param
+        return
+    monkeypatch.setattr(gmm, "_MIN_BLOCKS_PER_THREAD", 1)
+    pools = []
+    monkeypatch.setattr(gmm, "_thread_pool", lambda n, make=gmm._thread_pool: pools.append(n) or make(n))
+    with threadpool_limits(3, user_api="blas"):
+        yield request.param
+    assert pools and set(pools) == {3}, "the blocks were not shared out among threads"
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
