@@ -351,6 +351,11 @@ def posteriors(data: Sequences, params, *, covariance_type: str = "diag", method
     """
     frame = frame_log_likelihood(data.X, params, covariance_type=covariance_type)
     k = len(params.startprob)
+    if method == "chunked":  # all sequences at once
+        resp, xi_sum, log_likelihoods = hmm_core.forward_backward_sequences(
+            frame, data.lengths, params.startprob, params.transmat)
+        start_sum = resp[np.cumsum(data.lengths) - data.lengths].sum(axis=0)
+        return resp, xi_sum, start_sum, log_likelihoods
     resp = np.empty_like(frame)
     xi_sum = np.zeros((k, k))
     start_sum = np.zeros(k)
