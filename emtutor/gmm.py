@@ -35,6 +35,7 @@ at once, as one more matrix product (:eq:`gmm-shifted-scatter`).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from functools import cache, partial, reduce
@@ -107,7 +108,10 @@ def _blocks(n_samples: int, rows: int):
         yield slice(start, min(start + rows, n_samples))
 
 
-#: A thread gets at least this many blocks, or the blocks are not shared out:
+#: The blocks are handed out in at most this many runs of consecutive blocks.
+_MAX_RUNS = 64
+
+#: A thread is used only if there are at least this many blocks per thread:
 #: handing work to a thread costs about as much as a few small blocks.
 _MIN_BLOCKS_PER_THREAD = 8
 
@@ -134,28 +138,48 @@ def _thread_pool(n_threads: int) -> ThreadPoolExecutor:
 
 
 def _map_blocks(work: Callable, n_samples: int, rows: int) -> list:
-    """Run ``work(slices)`` on every block of ``rows`` rows, in parallel.
+    """``[work(run) for run in runs]``, the runs computed in parallel.
 
-    The blocks are dealt out in turn to as many threads as BLAS may use (its
-    thread setting, by default the number of cores, is how a user says how
-    many cores numpy may use: e.g. ``threadpoolctl.threadpool_limits``);
-    each thread of a pool calls ``work`` once, on the list of its blocks'
-    slices.  While they run, BLAS is limited to one thread: the products of
-    a block are too small to share out, and BLAS threads waiting for a core
-    that another thread (or another process) holds only slow them down.
-    Returns the results of the calls, one per thread.  ``work`` must write
-    only to the rows of its own blocks.
+    The blocks of ``rows`` rows are grouped into at most :data:`_MAX_RUNS`
+    runs of consecutive blocks, and ``work`` is called on each run (the list
+    of its blocks' slices); it must write only to the rows of its blocks.
+    The runs go to as many threads as BLAS may use (its thread setting, by
+    default the number of cores, is how a user says how many cores numpy may
+    use, e.g. with ``threadpoolctl.threadpool_limits``), each thread taking
+    the next run when it is done with one, so a thread that the system
+    holds up delays the others by one run at most.  While they run, BLAS is
+    limited to one thread: the products of a block are too small to share
+    out, and BLAS threads waiting for a core that another thread (or another
+    process) holds only slow them down.  The runs, and so the results in
+    their order, do not depend on the number of threads: sums of them are
+    the same to the last bit however many cores computed them.
     """
     slices = list(_blocks(n_samples, rows))
+    per_run = -(-len(slices) // _MAX_RUNS)
+    runs = [slices[i : i + per_run] for i in range(0, len(slices), per_run)]
     blas = _blas()
     blas_threads = [lib.num_threads for lib in blas.lib_controllers]
     if all(n == 1 for n in blas_threads):
-        return [work(slices)]
-    n_threads = max(1, min(min(blas_threads), len(slices) // _MIN_BLOCKS_PER_THREAD))
+        return [work(run) for run in runs]
+    n_threads = max(1, min(min(blas_threads), len(slices) // _MIN_BLOCKS_PER_THREAD, len(runs)))
     with blas.limit(limits=1):
         if n_threads == 1:
-            return [work(slices)]
-        return list(_thread_pool(n_threads).map(work, [slices[i::n_threads] for i in range(n_threads)]))
+            return [work(run) for run in runs]
+        results = [None] * len(runs)
+        queue = iter(range(len(runs)))
+        lock = threading.Lock()
+
+        def worker():
+            while True:
+                with lock:
+                    i = next(queue, None)
+                if i is None:
+                    return
+                results[i] = work(runs[i])
+
+        for done in [_thread_pool(n_threads).submit(worker) for _ in range(n_threads)]:
+            done.result()  # re-raises a worker's exception
+        return results
 
 
 # ---------------------------------------------------------------------------

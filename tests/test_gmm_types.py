@@ -301,3 +301,22 @@ def test_restart_ties_are_broken_by_order_not_by_rounding():
     chain = gmm._summarise_restarts([-101.0, -100.0, -100.0 + 5e-3, -100.0 + 9e-3], atol=1e-2)
     assert chain.best == 1
 
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_results_do_not_depend_on_the_number_of_threads(covariance_type, monkeypatch):
+    """The blocks are summed in runs fixed by the data's size, not by how many
+    threads computed them: one thread and three give the same bits."""
+    monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
+    monkeypatch.setattr(gmm, "_MIN_BLOCKS_PER_THREAD", 1)
+    monkeypatch.setattr(gmm, "_MAX_RUNS", 7)
+    rng = np.random.default_rng(4)
+    params = random_params(rng, 4, 6, covariance_type, offset=20.0)
+    X = sample_mixture(rng, params, 6000, covariance_type)
+    results = []
+    for threads in (1, 3):
+        with threadpool_limits(threads, user_api="blas"):
+            resp, log_norm = gmm.e_step(X, params, covariance_type=covariance_type)
+            results.append((resp, log_norm, *gmm.m_step(X, resp, reg_covar=1e-6, covariance_type=covariance_type)))
+    for one, three in zip(*results):
+        assert np.array_equal(one, three)
