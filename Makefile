@@ -19,7 +19,7 @@ WIDGET_FILES := $(WIDGET_JS)/embed-amd.js $(WIDGET_JS)/setup.js
 HTML_MANAGER := node_modules/@jupyter-widgets/html-manager
 
 .PHONY: help setup venv python-info book test test-unit test-notebooks test-browser test-kernels \
-        test-pythons lab execute assignments clean
+        test-pythons lab execute assignments clean bench
 
 help:
 	@echo "make book   build the HTML book into _build/html (warnings are errors)"
@@ -30,6 +30,8 @@ help:
 	@echo "make test-pythons  the package tests under every other supported Python found here"
 	@echo "make lab    open the chapters in JupyterLab with this project's kernel"
 	@echo "make execute  re-execute every chapter in place (after editing one; not the assignments)"
+	@echo "make bench  every benchmark in benchmarks/ on its quick grid (BENCH_ARGS= for the full"
+	@echo "            grids, several minutes each); the GMM one updates the Performance page's data"
 	@echo "make assignments  student versions of book/assignments/source/ (nbgrader) into book/assignments/,"
 	@echo "            and an nbgrader course directory with the instructor sources in _build/course"
 
@@ -123,3 +125,17 @@ assignments: $(STAMP)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis _widget_js .venv-3.*
+
+# Every benchmark, each printing its ratios against the peer measured in the
+# same run. The quick grids by default (BENCH_ARGS= runs the full ones). BLAS
+# may use every core here: the GMM benchmark pins its threads itself (one,
+# then all cores for its headline case), the HMM one runs with one, the
+# others with BLAS's default.
+BENCH_ARGS ?= --quick
+BENCHMARKS := gmm_vs_sklearn hmm_vs_hmmlearn lda_vs_sklearn missing_em explorer_redraw
+bench: $(STAMP)
+	uptime
+	@for b in $(BENCHMARKS); do \
+	  echo "== benchmarks/$$b.py $(BENCH_ARGS)"; \
+	  env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS $(BIN)/python benchmarks/$$b.py $(BENCH_ARGS) || exit 1; \
+	done

@@ -19,7 +19,7 @@ Three implementations of the same recursions live here:
   every possible starting state, as one ``K x K`` transfer matrix, and the
   chunks stitched together afterwards).  One transfer matrix per chunk
   serves both passes.  It computes the same numbers as the reference to
-  rounding error with about ``6 sqrt(T)`` NumPy operations instead of ``T``
+  rounding error with about ``20 sqrt(T)`` NumPy operations instead of ``T``
   Python steps; the tests check that they agree.
 """
 
@@ -341,7 +341,7 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
        log-likelihood;
     3. both recursions are rerun in all chunks at once from those vectors.
 
-    That is about ``6 sqrt(T)`` NumPy operations instead of ``T`` Python
+    That is about ``20 sqrt(T)`` NumPy operations instead of ``T`` Python
     steps, and one transfer matrix per chunk serves both directions.  The
     results equal the step-by-step recursions' to rounding.  Should a
     sequence be so extreme that something here is not finite, that
