@@ -110,7 +110,13 @@ window.__emtutor = (() => {
 
   function wideEquations(mode) {
     const problems = [];
-    for (const {box, excess, label} of displayMath()) {
+    for (const {box, math, excess, label} of displayMath()) {
+      // overflow to the left can never be scrolled to (a flex row-reverse box)
+      const cut = box.getBoundingClientRect().left - math.getBoundingClientRect().left + box.scrollLeft;
+      if (cut > 1) {
+        problems.push(`display equation cut off on the left by ${Math.round(cut)} px (cannot be scrolled to) at ${where(box)}: ${label}`);
+        continue;
+      }
       if (excess <= 1) continue;
       if (mode === "desktop") {
         problems.push(`display equation ${Math.round(excess)} px wider than its column at ${where(box)}: ${label}`);
