@@ -16,6 +16,9 @@ Stylesheet and doctree changes that tests/test_browser.py checks page by page:
 * NamedTuple fields are left out of the API pages: their only docstring is
   Python's "Alias for field number N", and the class's *Attributes* section
   already describes them.
+* Search results: ``static/emtutor-search.js`` (search page only) leaves
+  math out of the snippets, which Sphinx takes from the pages' HTML where
+  math is still TeX source.
 * Package source shown with ``literalinclude`` (a chapter's *Implementation*
   section) has its docstrings replaced by a one-line comment: they are reST
   (roles, double backquotes) that only the API pages render.
@@ -130,6 +133,11 @@ def skip_namedtuple_fields(app, what, name, obj, skip, options):
     return None
 
 
+def add_search_script(app, pagename, templatename, context, doctree):
+    if pagename == "search":  # this page only
+        app.add_js_file("emtutor-search.js")
+
+
 def add_static_path(app):
     app.config.html_static_path.append(str(HERE / "static"))
 
@@ -137,6 +145,7 @@ def add_static_path(app):
 def setup(app):
     app.connect("builder-inited", add_static_path)
     app.add_css_file("emtutor-rendering.css")
+    app.connect("html-page-context", add_search_script)
     app.connect("doctree-resolved", on_doctree_resolved)
     app.connect("autodoc-skip-member", skip_namedtuple_fields)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

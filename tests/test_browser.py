@@ -702,6 +702,44 @@ def test_the_drawer_check_catches_a_menu_button_that_does_nothing(context, site,
         served.close()
 
 
+def search_snippets(context, site: Site, query: str) -> tuple[int, dict]:
+    """Search the book; return how many results have a snippet, and what the detectors find."""
+    tab = context.new_page()
+    try:
+        tab.goto(site.url(f"search.html?q={query}"), wait_until="load")
+        tab.wait_for_function(
+            "() => document.querySelectorAll('#search-results ul.search li p.context').length >= 3 "
+            "&& !document.querySelector('#search-progress')?.textContent.includes('Preparing')",
+            timeout=20000)
+        tab.wait_for_timeout(1000)  # the remaining snippets
+        tab.evaluate(CHECKS_JS)
+        count = tab.evaluate("() => document.querySelectorAll('#search-results p.context').length")
+        return count, tab.evaluate("() => __emtutor.check('desktop')")
+    finally:
+        tab.close()
+
+
+SEARCH_QUERY = "responsibilities"
+
+
+def test_search_snippets_show_no_raw_tex(context, site):
+    count, found = search_snippets(context, site, SEARCH_QUERY)
+    assert count >= 3
+    assert "raw_markup" not in found, found["raw_markup"]
+
+
+def test_the_search_check_catches_raw_tex_in_snippets(browser, site):
+    """Without emtutor-search.js (Sphinx's own snippets), the same search shows TeX."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.route("**/emtutor-search.js*", lambda route: route.abort())
+    try:
+        count, found = search_snippets(ctx, site, SEARCH_QUERY)
+    finally:
+        ctx.close()
+    assert count >= 3
+    assert any("TeX command" in problem for problem in found.get("raw_markup", [])), found
+
+
 # The fixture book: only built while the book itself has no animation or no
 # widget page, so that those checks always run on something real.
 
