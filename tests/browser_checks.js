@@ -191,6 +191,26 @@ window.__emtutor = (() => {
     return problems;
   }
 
+  // A table caption must be readable without scrolling the table sideways.
+  function tableCaptions() {
+    const problems = [];
+    for (const caption of document.querySelectorAll("caption")) {
+      if (!visible(caption)) continue;
+      let view = caption.closest("table").parentElement;
+      while (view && view !== document.body && getComputedStyle(view).overflowX === "visible") view = view.parentElement;
+      const limit = view && view !== document.body ? view.getBoundingClientRect().right : window.innerWidth;
+      const r = caption.getBoundingClientRect();
+      // the text itself, not the caption box (which may be as wide as the table)
+      const range = document.createRange();
+      range.selectNodeContents(caption);
+      const right = Math.max(...[...range.getClientRects()].map(x => x.right), r.left);
+      if (right > limit + 1) {
+        problems.push(`table caption runs ${Math.round(right - limit)} px out of view: "${short(caption.textContent, 50)}"`);
+      }
+    }
+    return problems;
+  }
+
   function apiText() {
     const text = document.body.innerText;
     const problems = [];
@@ -234,6 +254,7 @@ window.__emtutor = (() => {
       wide_equation: wideEquations(mode),
       figures: mode === "desktop" ? figures() : [],
       api_text: apiText(),
+      table_caption: tableCaptions(),
       orphaned_punctuation: orphanedPunctuation(),
       page_width: mode === "phone" ? pageWidth() : [],
     };
