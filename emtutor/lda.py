@@ -9,7 +9,7 @@ mean-field approximation ``q(theta_d) = Dirichlet(gamma[d])``,
 ``q(z = k | word v in document d) = phi[d, v, k]`` by coordinate ascent on
 the evidence lower bound (ELBO, :eq:`lda-elbo`): :eq:`lda-phi-update` and
 :eq:`lda-gamma-update`.  The M-step maximises the same bound over the
-topics (:eq:`lda-beta-update`; with a symmetric Dirichlet(``eta``) prior on
+topics, :eq:`lda-beta-update` (with a symmetric Dirichlet(``eta``) prior on
 the topics, over the Dirichlet parameters ``lambda`` of ``q(beta_k)``) and,
 optionally, over ``alpha`` by Newton's method (:eq:`lda-alpha-newton`).
 

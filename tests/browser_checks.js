@@ -197,7 +197,7 @@ window.__emtutor = (() => {
     const problems = [];
     const root = document.querySelector("main, article, .bd-article") || document.body;
     const text = root.innerText;
-    const doubled = text.match(/\(\(\d+(?:\.\d+)*\)\)/);
+    const doubled = text.match(/\(\(\d+(?:\.\d+)*\)[);]?/);
     if (doubled) problems.push(`doubled parentheses around an equation number: "${doubled[0]}"`);
     for (const a of root.querySelectorAll('a[href*="#equation-"]')) {
       if (/^\(\d+\)$/.test(a.textContent.trim())) {

@@ -396,6 +396,7 @@ def check_reading(tab, page: str, screenshot: bool) -> list[str]:
     if screenshot:
         # after the checks: a full-page screenshot resizes the page while it is taken
         name = page.replace("/", "__").removesuffix(".html") + ".jpg"
+        tab.evaluate("() => document.activeElement && document.activeElement.blur()")
         for mode, viewport in (("phone", PHONE), ("desktop", VIEWPORT)):
             tab.set_viewport_size(viewport)
             path = SCREENSHOT_DIR / mode / name
