@@ -210,36 +210,70 @@ def _check_not_collapsed(covariances, second_moments) -> None:
 # ---------------------------------------------------------------------------
 
 
+#: A component whose mean is more than about sqrt(_DIAG_OFFSET_LIMIT) of its
+#: standard deviations from the centre ``c`` gets its log density computed
+#: directly: in the expanded form :eq:`gmm-diag-log-density` the terms
+#: ``(mu - c)^2 / sigma^2`` would be that large and cancel, losing that many
+#: digits (eps * 1e3 is about 2e-13 at the limit).
+_DIAG_OFFSET_LIMIT = 1e3
+
+
 def _prepare_diag(means, variances):
-    """Precompute :eq:`gmm-diag-log-density` for the E-step of each block."""
+    """Precompute :eq:`gmm-diag-log-density` for the E-step of each block.
+
+    Components whose means lie far from the centre, measured in their own
+    standard deviations, are set apart for the direct form
+    ``-1/2 sum_i ((x_i - mu_ki) / sigma_ki)^2`` (see ``_DIAG_OFFSET_LIMIT``).
+    """
     n_components, n_features = means.shape
-    if np.any(variances <= 0):
-        k = int(np.argwhere(variances <= 0)[0][0])
-        raise ValueError(
-            f"the variances of component {k} are not all positive (the component "
-            "has collapsed onto too few points); increase reg_covar, use fewer "
-            "components, or start from other initial parameters"
-        )
+    if np.any(~(variances > 0)):
+        k = int(np.argwhere(~(variances > 0))[0][0])
+        raise ValueError(_collapsed_variances_message(k))
     precisions = 1.0 / variances
     centre = means.mean(axis=0)
     shifted = means - centre
-    constants = -0.5 * (
-        n_features * _LOG_2PI + np.sum(np.log(variances), axis=1) + np.sum(shifted**2 * precisions, axis=1)
-    )
-    return centre, (shifted * precisions).T, -0.5 * precisions.T, constants
+    offsets = np.sum(shifted**2 * precisions, axis=1)
+    direct = np.flatnonzero(~(offsets <= _DIAG_OFFSET_LIMIT))
+    log_dets = np.sum(np.log(variances), axis=1)
+    constants = -0.5 * (n_features * _LOG_2PI + log_dets + offsets)
+    linear, quadratic = (shifted * precisions).T, -0.5 * precisions.T
+    linear[:, direct] = 0.0  # those columns are overwritten by the direct form
+    quadratic[:, direct] = 0.0
+    far = (direct, means[direct], np.sqrt(precisions[direct]), -0.5 * (n_features * _LOG_2PI + log_dets[direct]))
+    return centre, linear, quadratic, np.where(offsets <= _DIAG_OFFSET_LIMIT, constants, 0.0), far
 
 
 def _log_density_diag_block(X_block, prepared) -> np.ndarray:
-    centre, linear, quadratic, constants = prepared
+    centre, linear, quadratic, constants, (direct, far_means, far_scales, far_constants) = prepared
     centred = X_block - centre
-    return constants + centred @ linear + (centred * centred) @ quadratic
+    log_dens = constants + centred @ linear + (centred * centred) @ quadratic
+    if len(direct):
+        step = max(1, _BLOCK_FLOATS // far_means.size)
+        for rows in _blocks(len(X_block), step):
+            z = (X_block[rows, None, :] - far_means) * far_scales  # (rows, n_far, d)
+            log_dens[rows, direct] = far_constants - 0.5 * np.einsum("nki,nki->nk", z, z)
+    return log_dens
 
 
-def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
-    """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
+def _collapsed_variances_message(k: int) -> str:
+    return (
+        f"the variances of component {k} are not all positive (the component "
+        "has collapsed onto too few points); increase reg_covar, use fewer "
+        "components, or start from other initial parameters"
+    )
+
+
+def _diag_moments(X, resp, counts, means) -> tuple:
+    """Per-feature variances of each component about its own mean, and their rounding noise.
 
     Second moments are accumulated about the data mean ``c``, then
-    ``var = sum_n r_nk (x_n - c)^2 / N_k - (mu_k - c)^2``.
+    ``var = sum_n r_nk (x_n - c)^2 / N_k - (mu_k - c)^2`` (the diagonal of
+    :eq:`gmm-shifted-scatter`).  For a component whose mean is far from
+    ``c`` compared with its spread that difference cancels, so its
+    variances are recomputed about its own mean,
+    ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the rounding level
+    of such a variance: ``(100 eps |x|)^2`` for the size ``|x|`` of the
+    component's points.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -247,7 +281,36 @@ def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     for rows in _blocks(len(X), _block_rows(max(n_components, n_features))):
         centred = X[rows] - centre
         second += resp[rows].T @ (centred * centred)
-    return second / counts[:, None] - (means - centre) ** 2 + reg_covar
+    second /= counts[:, None]
+    shift2 = (means - centre) ** 2
+    variances = second - shift2
+    far = np.flatnonzero(np.any(~(shift2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
+    if len(far):
+        exact = np.zeros((len(far), n_features))
+        for rows in _blocks(len(X), _block_rows(len(far) * n_features)):
+            diff = X[rows, None, :] - means[far]
+            exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
+        variances[far] = exact / counts[far, None]
+    noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    return variances, noise
+
+
+def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
+    """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
+
+    With ``reg_covar = 0``, a variance at its rounding level means the
+    component has collapsed (its likelihood is unbounded): that raises, as
+    for full covariances.
+    """
+    variances, noise = _diag_moments(X, resp, counts, means)
+    if reg_covar == 0:
+        _check_variances(variances, noise)
+    return variances + reg_covar
+
+
+def _check_variances(variances, noise) -> None:
+    for k in np.flatnonzero(np.any(~(variances > noise), axis=-1) if variances.ndim > 1 else ~(variances > noise)):
+        raise ValueError(_collapsed_variances_message(int(k)))
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +331,11 @@ class _CovarianceType(NamedTuple):
 
 
 def _spherical_estimate(X, resp, counts, means, reg_covar):
-    return _variances_diag(X, resp, counts, means, reg_covar).mean(axis=1)
+    variances, noise = _diag_moments(X, resp, counts, means)
+    variances, noise = variances.mean(axis=1), noise.mean(axis=1)
+    if reg_covar == 0:
+        _check_variances(variances, noise)
+    return variances + reg_covar
 
 
 def _tied_estimate(X, resp, counts, means, reg_covar):
