@@ -73,6 +73,21 @@ _LOG_2PI = np.log(2.0 * np.pi)
 _BLOCK_FLOATS = 2**16
 
 
+class CollapsedComponentError(ValueError):
+    """A component's covariance became singular: it has collapsed onto too few
+    points, where the likelihood grows without bound.  ``component`` is its index;
+    the message suggests ``reg_covar``.  The hidden Markov models re-raise it
+    naming the state."""
+
+    def __init__(self, component: int, what: str, problem: str, unit: str = "component"):
+        self.component, self.what, self.problem = component, what, problem
+        super().__init__(
+            f"the {what} of {unit} {component} {problem} (the {unit} has collapsed onto "
+            f"too few points); increase reg_covar, use fewer {unit}s, or start from other "
+            "initial parameters"
+        )
+
+
 class GMMParams(NamedTuple):
     """Parameters of a Gaussian mixture.
 
@@ -118,11 +133,7 @@ def _precision_cholesky_full(covariances) -> np.ndarray:
         chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         k = next(k for k, cov in enumerate(covariances) if not _is_positive_definite(cov))
-        raise ValueError(
-            f"the covariance of component {k} is not positive definite (the "
-            "component has collapsed onto too few points); increase reg_covar, "
-            "use fewer components, or start from other initial parameters"
-        ) from None
+        raise CollapsedComponentError(k, "covariance", "is not positive definite") from None
     return np.tril(np.linalg.inv(chol)).transpose(0, 2, 1)
 
 
@@ -166,7 +177,11 @@ def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
 
     The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
     ``Sigma_k = sum_n r_nk (x_n - c)(x_n - c)^T / N_k - (mu_k - c)(mu_k - c)^T``;
-    for a block, all components' moments are one matrix product.
+    for a block, all components' moments are one matrix product.  For a
+    component whose mean is far from ``c`` compared with its spread (more
+    than about ``sqrt(_DIAG_OFFSET_LIMIT)`` standard deviations along a
+    coordinate) that difference cancels, so its scatter is recomputed
+    about its own mean.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -178,31 +193,41 @@ def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
     shifted = means - centre
     second_moments = scatter.reshape(n_components, n_features, n_features) / counts[:, None, None]
     covariances = second_moments - shifted[:, :, None] * shifted[:, None, :]
+    variances = np.diagonal(covariances, axis1=1, axis2=2)
+    far = np.flatnonzero(np.any(~(shifted**2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
+    # Rounding of the moments about a point a: eps times their size M, plus
+    # eps |a| sqrt(M) from the rounding of x - a itself (data far from the
+    # origin are known to eps |x| only).
+    size = np.max(np.diagonal(second_moments, axis1=1, axis2=2), axis=1)
+    about = np.full(n_components, np.max(np.abs(centre)))
+    if len(far):
+        exact = np.zeros((len(far), n_features, n_features))
+        for rows in _blocks(len(X), _block_rows(len(far) * n_features * n_features)):
+            diff = X[rows, None, :] - means[far]  # (B, F, d)
+            weighted = resp[rows][:, far, None] * diff
+            exact += np.einsum("nfi,nfj->fij", weighted, diff)
+        covariances[far] = exact / counts[far, None, None]
+        size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
+        about[far] = np.max(np.abs(means[far]), axis=1)
+    noise = 100 * n_features * np.finfo(float).eps * (size + about * np.sqrt(size))
     if reg_covar == 0:
-        _check_not_collapsed(covariances, second_moments)
+        _check_not_collapsed(covariances, noise)
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     return covariances
 
 
-def _check_not_collapsed(covariances, second_moments) -> None:
+def _check_not_collapsed(covariances, noise) -> None:
     """Raise if a covariance is singular up to the rounding of its computation.
 
     ``Sigma_k`` is a difference of second moments of size up to
     ``max diag(second_moments[k])``, so eigenvalues below a few hundred
-    ``eps`` of that are rounding noise: the component has collapsed onto
-    fewer than ``n_features + 1`` points (or onto a subspace), and its
-    likelihood is unbounded.
+    ``eps`` of that (``noise[k]``) are rounding noise: the component has
+    collapsed onto fewer than ``n_features + 1`` points (or onto a
+    subspace), and its likelihood is unbounded.
     """
-    n_features = covariances.shape[-1]
-    noise = 100 * n_features * np.finfo(float).eps * np.max(
-        np.diagonal(second_moments, axis1=1, axis2=2), axis=1)
     smallest = np.linalg.eigvalsh(covariances)[:, 0]
-    for k in np.flatnonzero(smallest <= noise):
-        raise ValueError(
-            f"the covariance of component {k} is not positive definite (the "
-            "component has collapsed onto too few points); increase reg_covar, "
-            "use fewer components, or start from other initial parameters"
-        )
+    for k in np.flatnonzero(~(smallest > noise)):
+        raise CollapsedComponentError(int(k), "covariance", "is not positive definite")
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +253,7 @@ def _prepare_diag(means, variances):
     n_components, n_features = means.shape
     if np.any(~(variances > 0)):
         k = int(np.argwhere(~(variances > 0))[0][0])
-        raise ValueError(_collapsed_variances_message(k))
+        raise CollapsedComponentError(k, "variances", "are not all positive")
     precisions = 1.0 / variances
     centre = means.mean(axis=0)
     shifted = means - centre
@@ -255,14 +280,6 @@ def _log_density_diag_block(X_block, prepared) -> np.ndarray:
     return log_dens
 
 
-def _collapsed_variances_message(k: int) -> str:
-    return (
-        f"the variances of component {k} are not all positive (the component "
-        "has collapsed onto too few points); increase reg_covar, use fewer "
-        "components, or start from other initial parameters"
-    )
-
-
 def _diag_moments(X, resp, counts, means) -> tuple:
     """Per-feature variances of each component about its own mean, and their rounding noise.
 
@@ -271,9 +288,12 @@ def _diag_moments(X, resp, counts, means) -> tuple:
     :eq:`gmm-shifted-scatter`).  For a component whose mean is far from
     ``c`` compared with its spread that difference cancels, so its
     variances are recomputed about its own mean,
-    ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the rounding level
-    of such a variance: ``(100 eps |x|)^2`` for the size ``|x|`` of the
-    component's points.
+    ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the level below
+    which such a variance is not resolved: the points are known to
+    ``eps |x|`` only, so a variance below ``(1e4 eps |x|)^2`` (for the size
+    ``|x|`` of the component's points) is off by more than 1e-4 of itself,
+    and the log densities computed from it by more than the driver's
+    rounding allowance.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -291,7 +311,7 @@ def _diag_moments(X, resp, counts, means) -> tuple:
             diff = X[rows, None, :] - means[far]
             exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
         variances[far] = exact / counts[far, None]
-    noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    noise = (1e4 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
     return variances, noise
 
 
@@ -310,7 +330,7 @@ def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
 
 def _check_variances(variances, noise) -> None:
     for k in np.flatnonzero(np.any(~(variances > noise), axis=-1) if variances.ndim > 1 else ~(variances > noise)):
-        raise ValueError(_collapsed_variances_message(int(k)))
+        raise CollapsedComponentError(int(k), "variances", "are not all positive")
 
 
 # ---------------------------------------------------------------------------
