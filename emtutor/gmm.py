@@ -172,7 +172,7 @@ def _log_density_full_block(X_block, prepared) -> np.ndarray:
     return constants - 0.5 * mahalanobis
 
 
-def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
+def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> np.ndarray:
     """:eq:`gmm-m-covariances` from second moments accumulated block by block.
 
     The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
@@ -210,7 +210,7 @@ def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
         size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
         about[far] = np.max(np.abs(means[far]), axis=1)
     noise = 100 * n_features * np.finfo(float).eps * (size + about * np.sqrt(size))
-    if reg_covar == 0:
+    if reg_covar == 0 and check:
         _check_not_collapsed(covariances, noise)
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     return covariances
@@ -359,8 +359,16 @@ def _spherical_estimate(X, resp, counts, means, reg_covar):
 
 
 def _tied_estimate(X, resp, counts, means, reg_covar):
-    within = _covariances_full(X, resp, counts, means, 0.0)
+    # one component on a single point is fine here: only the shared matrix must be regular
+    within = _covariances_full(X, resp, counts, means, 0.0, check=False)
     tied = np.einsum("k,kij->ij", counts, within) / len(X)
+    if reg_covar == 0:
+        noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
+        if not np.linalg.eigvalsh(tied)[0] > noise:
+            raise ValueError(
+                "the tied covariance is not positive definite (the points are collinear within "
+                "their components up to rounding); increase reg_covar or use fewer features"
+            )
     tied.flat[:: len(tied) + 1] += reg_covar
     return tied
 
@@ -516,18 +524,27 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
     log_norm = np.empty(len(X))
     ones = np.ones(len(weights))
     for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
-        log_weighted = kind.log_density_block(X[rows], prepared)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows are reported below
+            log_weighted = kind.log_density_block(X[rows], prepared)
         log_weighted += log_weights
         # The m of (logsumexp), and below the sum over components.  A row has
         # only K entries, and numpy reduces short rows slowly: a maximum of
         # the K columns and a product with a vector of ones are much faster.
         # (np.maximum.reduce of a single column would alias it: start from -inf)
         largest = reduce(np.maximum, log_weighted.T, np.full(len(log_weighted), -np.inf))
-        log_weighted -= largest[:, None]
-        weighted = np.exp(log_weighted, out=log_weighted)
-        total = weighted @ ones
-        resp[rows] = weighted / total[:, None]
-        log_norm[rows] = largest + np.log(total)
+        with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite entry: reported below
+            log_weighted -= largest[:, None]
+            weighted = np.exp(log_weighted, out=log_weighted)
+            total = weighted @ ones
+            resp[rows] = weighted / total[:, None]
+            log_norm[rows] = largest + np.log(total)
+    if not np.all(np.isfinite(log_norm)):
+        n = int(np.flatnonzero(~np.isfinite(log_norm))[0])
+        raise ValueError(
+            f"row {n} of X has a log-density that float64 cannot represent under every "
+            "component (it lies too far from all of them, measured in their standard "
+            "deviations, or their weights are zero); rescale X or check the parameters"
+        )
     return resp, log_norm
 
 
@@ -622,14 +639,24 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
 
 
 def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarray:
+    # The draws depend only on ratios of squared distances, so they are taken
+    # in units of the data's extent: squares of data near 1e-300 would
+    # underflow to 0 and of data near 1e200 overflow to inf.
     chosen = [int(rng.integers(len(X)))]
-    sq_dist = np.sum((X - X[chosen[0]]) ** 2, axis=1)
+    extent = np.max(np.abs(X - X[chosen[0]]))
+    Z = (X - X[chosen[0]]) / extent if extent > 0 else np.zeros_like(X)
+    sq_dist = np.sum(Z**2, axis=1)
     for _ in range(1, n_components):
         total = sq_dist.sum()
-        if total <= 0:
-            _raise_too_few_distinct(len(np.unique(X, axis=0)), n_components)
+        if not total > 0:
+            _check_enough_distinct(X, n_components)
+            # distinct points closer than extent * 1e-154: their squares underflow
+            raise ValueError(
+                f"X has points that differ by less than 1e-154 of its extent ({extent:.3g}); "
+                "k-means++ cannot tell them apart: rescale X or use fewer components"
+            )
         chosen.append(int(rng.choice(len(X), p=sq_dist / total)))
-        np.minimum(sq_dist, np.sum((X - X[chosen[-1]]) ** 2, axis=1), out=sq_dist)
+        np.minimum(sq_dist, np.sum((Z - Z[chosen[-1]]) ** 2, axis=1), out=sq_dist)
     return X[chosen].copy()
 
 
@@ -680,7 +707,9 @@ def initial_params(
     :func:`kmeans_plusplus`) or ``"random_from_data"`` (distinct data
     points drawn uniformly).  Weights not given are uniform; covariances not
     given are the covariance of ``X`` (plus ``reg_covar`` on the diagonal)
-    for every component, in the form of ``covariance_type``.  The Gaussian
+    for every component, in the form of ``covariance_type`` (its diagonal
+    alone if that matrix is not positive definite in floating point, as for
+    a far outlier along a direction in which the other points barely spread).  The Gaussian
     hidden Markov model (:func:`emtutor.hmm.fit_gaussian`) starts its
     emissions the same way.
 
@@ -708,6 +737,16 @@ def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, m
         n_features = X.shape[1]
         data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
         data_cov.flat[:: n_features + 1] += reg_covar
+        if covariance_type in ("full", "tied") and not _is_positive_definite(data_cov):
+            # collinear to rounding (e.g. one point 1e10 away along a direction
+            # the others barely spread in): start from the variances alone
+            data_cov = np.diag(np.diag(data_cov))
+        if not np.all(np.diag(data_cov) > 0):
+            j = int(np.flatnonzero(~(np.diag(data_cov) > 0))[0])
+            raise ValueError(
+                f"column {j} of X is constant, so the initial covariances (the covariance "
+                "of X) are singular; pass reg_covar > 0, covariances, or drop the column"
+            )
         covariances = COVARIANCE_TYPES[covariance_type].from_full(data_cov, k)
     return GMMParams(weights, means, covariances)
 
