@@ -188,7 +188,7 @@ class Information(NamedTuple):
 
     @property
     def complete_standard_errors(self) -> np.ndarray:
-        """The standard errors if nothing were missing: from ``inv(I_com)``."""
+        """The standard errors if nothing were missing, from ``inv(I_com)``, one per name."""
         return np.sqrt(np.diag(_inverse_spd(self.complete, "the complete-data information I_com")))
 
     @property
@@ -198,8 +198,7 @@ class Information(NamedTuple):
 
     @property
     def fmi(self) -> np.ndarray:
-        """Fraction of missing information about each parameter:
-        ``1 - var_com / var_obs``, one per name."""
+        """Fraction of missing information about each parameter, ``1 - var_com / var_obs``, one per name."""
         return 1.0 - self.complete_standard_errors**2 / self.standard_errors**2
 
 
@@ -435,8 +434,8 @@ MISSING_NORMAL = EMModel(
     missing_information=_normal_missing_information,
     observation_scores=_normal_observation_scores,
 )
-"""The multivariate normal with values missing at random (:mod:`emtutor.missing`):
-parameters ``(mean, vech covariance)``; data ``X`` with NaN where missing."""
+"""The multivariate normal with values missing at random (:mod:`emtutor.missing`),
+parameters ``(mean, vech covariance)`` and data ``X`` with NaN where missing."""
 
 
 # ---------------------------------------------------------------------------
@@ -569,8 +568,8 @@ GAUSSIAN_MIXTURE = EMModel(
     missing_information=_mixture_missing_information,
     observation_scores=_mixture_observation_scores,
 )
-"""Gaussian mixtures with full covariances (:mod:`emtutor.gmm`), M-step without
-``reg_covar``: parameters ``(weights[:-1], means, vech covariances)``; data ``X``."""
+"""Gaussian mixtures with full covariances (:mod:`emtutor.gmm`) and an M-step without
+``reg_covar``, parameters ``(weights[:-1], means, vech covariances)`` and data ``X``."""
 
 
 def _coin_names(learn_weights, params) -> tuple:
@@ -668,11 +667,11 @@ def _coin_model(learn_weights: bool) -> EMModel:
 
 
 COINS = _coin_model(False)
-"""The coin mixture (:mod:`emtutor.coins`) with fixed weights: parameters ``thetas``;
-data ``coins.CoinData(heads, tosses)``."""
+"""The coin mixture (:mod:`emtutor.coins`) with fixed weights, parameters ``thetas``
+and data ``coins.CoinData(heads, tosses)``."""
 
 COINS_WEIGHTS = _coin_model(True)
-"""The coin mixture with learned weights: parameters ``(weights[:-1], thetas)``."""
+"""The coin mixture with learned weights, parameters ``(weights[:-1], thetas)``."""
 
 
 # ---------------------------------------------------------------------------
