@@ -435,7 +435,10 @@ MISSING_NORMAL = EMModel(
     observation_scores=_normal_observation_scores,
 )
 """The multivariate normal with values missing at random (:mod:`emtutor.missing`),
-parameters ``(mean, vech covariance)`` and data ``X`` with NaN where missing."""
+parameters ``(mean, vech covariance)`` and data ``X`` with NaN where missing.
+
+:meta hide-value:
+"""
 
 
 # ---------------------------------------------------------------------------
@@ -569,7 +572,10 @@ GAUSSIAN_MIXTURE = EMModel(
     observation_scores=_mixture_observation_scores,
 )
 """Gaussian mixtures with full covariances (:mod:`emtutor.gmm`) and an M-step without
-``reg_covar``, parameters ``(weights[:-1], means, vech covariances)`` and data ``X``."""
+``reg_covar``, parameters ``(weights[:-1], means, vech covariances)`` and data ``X``.
+
+:meta hide-value:
+"""
 
 
 def _coin_names(learn_weights, params) -> tuple:
@@ -668,10 +674,16 @@ def _coin_model(learn_weights: bool) -> EMModel:
 
 COINS = _coin_model(False)
 """The coin mixture (:mod:`emtutor.coins`) with fixed weights, parameters ``thetas``
-and data ``coins.CoinData(heads, tosses)``."""
+and data ``coins.CoinData(heads, tosses)``.
+
+:meta hide-value:
+"""
 
 COINS_WEIGHTS = _coin_model(True)
-"""The coin mixture with learned weights, parameters ``(weights[:-1], thetas)``."""
+"""The coin mixture with learned weights, parameters ``(weights[:-1], thetas)``.
+
+:meta hide-value:
+"""
 
 
 # ---------------------------------------------------------------------------
