@@ -796,7 +796,7 @@ def louis_information(model: EMModel, data, params) -> Information:
     >>> info.names
     ('thetas[0]', 'thetas[1]')
     >>> np.round(info.standard_errors, 2)
-    array([0.1 , 0.14])
+    array([0.1 , 0.13])
     """
     data, params = _check(model, data, params)
     complete, score = model.complete_information(data, params)
