@@ -6,6 +6,29 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_float_2d(X, name: str = "X", *, what: str = "numeric array",
+                rows: str = "n_samples", columns: str = "n_features",
+                hint: str = "X.reshape(-1, 1) if it has a single feature", copy: bool = False) -> np.ndarray:
+    """``X`` as a 2-D float array (a copy if ``copy``), or an error naming ``name``.
+
+    Complex input, input NumPy cannot turn into floats and input that is not
+    2-D are rejected; values are not checked (the callers' rules differ).
+    """
+    check_not_complex(X, name)
+    try:
+        X = np.array(X, dtype=float) if copy else np.asarray(X, dtype=float)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a {what}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a {what}: {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D of shape ({rows}, {columns}), got {X.ndim}-D with shape "
+            f"{X.shape}; Reshape your data with {hint}"
+        )
+    return X
+
+
 def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray:
     """Return ``X`` as a float array of shape (n_samples, n_features).
 
@@ -15,19 +38,9 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
     The messages for complex, 1-D and empty input use scikit-learn's
     phrases, which its estimator checks look for.
     """
-    check_not_complex(X, name)
-    try:
-        X = np.array(X, dtype=float) if allow_nan else np.asarray(X, dtype=float)
-    except TypeError as exc:
-        raise TypeError(f"{name} must be a numeric array: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got {X.ndim}-D with shape "
-            f"{X.shape}; Reshape your data with X.reshape(-1, 1) if it has a single feature"
-        )
+    X = as_float_2d(X, name, copy=allow_nan)
     check_not_empty(X.shape, name)
+    check_magnitude(X, name)
     bad_values = np.isinf(X) if allow_nan else ~np.isfinite(X)
     if np.any(bad_values):
         bad = np.argwhere(bad_values)[0]
@@ -41,6 +54,24 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
             "remove or impute those values first"
         )
     return X
+
+
+#: Largest absolute value a data matrix may hold: squares and sums of squares
+#: of larger values (variances, distances) overflow float64 (max ~1.8e308).
+MAX_ABS_VALUE = 1e150
+
+
+def check_magnitude(X, name: str = "X") -> None:
+    """Raise if finite values of ``X`` are so large that their squares overflow."""
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(X) > MAX_ABS_VALUE
+    if np.any(too_large & np.isfinite(X)):
+        bad = np.argwhere(too_large & np.isfinite(X))[0]
+        raise ValueError(
+            f"{name} has a value of {X[tuple(bad)]:.3g} (first at index {tuple(int(i) for i in bad)}); "
+            f"values beyond {MAX_ABS_VALUE:.0e} in absolute value overflow float64 in the squares "
+            f"EM needs (variances, distances): rescale {name}, e.g. divide it by its standard deviation"
+        )
 
 
 def check_not_complex(X, name: str = "X") -> None:
