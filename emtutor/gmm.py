@@ -38,6 +38,7 @@ import numpy as np
 
 from ._validation import (
     as_data_matrix,
+    as_rng,
     check_nonnegative,
     check_positive_int,
     check_probability_vector,
@@ -540,6 +541,9 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
             log_norm[rows] = largest + np.log(total)
     if not np.all(np.isfinite(log_norm)):
         n = int(np.flatnonzero(~np.isfinite(log_norm))[0])
+        _check_finite(X[n], f"X[{n}]")
+        for name, value in zip(GMMParams._fields, params):
+            _check_finite(value, f"params.{name}")
         raise ValueError(
             f"row {n} of X has a log-density that float64 cannot represent under every "
             "component (it lies too far from all of them, measured in their standard "
@@ -577,9 +581,15 @@ def m_step(X, resp, params: GMMParams | None = None, *, reg_covar: float = 0.0,
     """
     kind = _covariance_type(covariance_type)
     n_samples = len(X)
-    counts = resp.sum(axis=0) + 10 * np.finfo(float).eps  # N_k
+    # N_k, floored (not shifted: N_k + 10 eps would shrink the means of data
+    # far from the origin by 10 eps |x|, a real move when a variance is tiny)
+    counts = np.maximum(resp.sum(axis=0), 10 * np.finfo(float).eps)
     weights = counts / n_samples
     means = (resp.T @ X) / counts[:, None]
+    if not np.all(np.isfinite(means)):  # NaN or inf in the inputs (checked only then: cheap)
+        _check_finite(resp, "resp")
+        _check_finite(X, "X")
+        raise ValueError("the weighted means overflow float64; rescale X")
     return GMMParams(weights, means, kind.estimate(X, resp, counts, means, reg_covar))
 
 
@@ -635,7 +645,7 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
     """
     X = as_data_matrix(X)
     k = check_positive_int(n_components, "n_components", 1, len(X))
-    return _kmeans_plusplus(X, k, np.random.default_rng(random_state))
+    return _kmeans_plusplus(X, k, as_rng(random_state))
 
 
 def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarray:
@@ -658,6 +668,11 @@ def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarr
         chosen.append(int(rng.choice(len(X), p=sq_dist / total)))
         np.minimum(sq_dist, np.sum((Z - Z[chosen[-1]]) ** 2, axis=1), out=sq_dist)
     return X[chosen].copy()
+
+
+def _check_finite(array, name: str) -> None:
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
 
 
 def _raise_too_few_distinct(n_distinct: int, k: int):
@@ -722,7 +737,7 @@ def initial_params(
     _covariance_type(covariance_type)
     check_init(init)
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
-    params = _initial_params(X, k, covariance_type, init, reg_covar, np.random.default_rng(random_state),
+    params = _initial_params(X, k, covariance_type, init, reg_covar, as_rng(random_state),
                              weights, means, covariances)
     return check_params(params, k, X.shape[1], covariance_type)
 
@@ -1010,7 +1025,7 @@ def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, cova
     m_step_fn = partial(m_step, reg_covar=reg_covar, covariance_type=covariance_type)
     slack_fn = (partial(regularisation_slack, reg_covar=reg_covar, covariance_type=covariance_type)
                 if reg_covar > 0 else None)
-    rng = np.random.default_rng(random_state)
+    rng = as_rng(random_state)
     runs = []
     for _ in range(n_init):
         params = _initial_params(X, k, covariance_type, init, reg_covar, rng, weights, means, covariances)

@@ -40,6 +40,26 @@ __all__ = [
 ]
 
 
+def _check_inputs(frame_loglik, startprob=None, transmat=None) -> np.ndarray:
+    """The public functions' boundary: shapes that agree, at least one step, no NaN."""
+    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    if frame_loglik.ndim != 2 or frame_loglik.shape[0] < 1 or frame_loglik.shape[1] < 1:
+        raise ValueError(
+            "frame_loglik must have shape (n_samples, n_components) with n_samples >= 1 and "
+            f"n_components >= 1, got {frame_loglik.shape}"
+        )
+    if np.any(np.isnan(frame_loglik)) or np.any(frame_loglik == np.inf):
+        raise ValueError("frame_loglik contains NaN or +inf (log-likelihoods are finite or -inf)")
+    k = frame_loglik.shape[1]
+    for name, value, shape in (("startprob", startprob, (k,)), ("transmat", transmat, (k, k))):
+        if value is not None:
+            if np.shape(value) != shape:
+                raise ValueError(f"{name} must have shape {shape} to match frame_loglik, got {np.shape(value)}")
+            if not np.all(np.isfinite(value)) or np.any(np.asarray(value) < 0):
+                raise ValueError(f"{name} must hold probabilities (finite, >= 0)")
+    return frame_loglik
+
+
 def _scaled_likelihoods(frame_loglik):
     """``exp(frame_loglik - max_k)`` and the per-step maxima.
 
@@ -291,39 +311,51 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     log_likelihood : float
         ``log p(x)``.
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    frame_loglik = _check_inputs(frame_loglik, startprob, transmat)
     if method == "log":
         return _forward_backward_log(frame_loglik, startprob, transmat)
     lik, shift = _scaled_likelihoods(frame_loglik)
     if method == "scaled":
         alpha, log_scale = forward(frame_loglik, startprob, transmat)
-        beta = backward(frame_loglik, transmat, log_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: the log-space fallback below
+            beta = backward(frame_loglik, transmat, log_scale)
         log_likelihood = float(np.sum(log_scale))
     elif method == "chunked":
         alpha = filter_chunked(startprob * lik[0], transmat, lik)
         # h[t] = beta[t] * lik[t] obeys h[t] ∝ (h[t+1] @ transmat.T) * lik[t]
         h = filter_chunked(lik[-1], transmat.T, lik[::-1])[::-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            beta = np.where(lik > 0, h / lik, 0.0)
         # scale[t] = sum_j (alpha[t-1] @ A)_j lik[t, j]: all at once
-        scale = np.empty(len(lik))
-        scale[0] = startprob @ lik[0]
-        scale[1:] = np.einsum("tj,tj->t", alpha[:-1] @ transmat, lik[1:])
+        predicted = np.empty_like(lik)  # p(z_t | x_1..x_{t-1}), up to a factor per t
+        predicted[0] = startprob
+        predicted[1:] = alpha[:-1] @ transmat
+        scale = np.einsum("tj,tj->t", predicted, lik)
         if not np.all(scale > 0):
             raise ValueError("the sequence has probability zero under the parameters")
         log_likelihood = float(np.sum(np.log(scale) + shift))
+        # gamma_t ∝ alpha_t beta_t ∝ predicted_t * lik_t * beta_t = predicted_t * h_t: no
+        # division by lik (which can be 1e-300 and overflow it)
+        resp = predicted * h
+        right = h[1:]  # lik[t+1] * beta[t+1], up to a factor per t
     else:
         raise ValueError(f"method must be 'chunked', 'scaled' or 'log', got {method!r}")
 
-    resp = alpha * beta
-    resp /= resp.sum(axis=1, keepdims=True)
-    if len(lik) > 1:
-        # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
-        right = lik[1:] * beta[1:]
-        norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
-        xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
-    else:
-        xi_sum = np.zeros_like(transmat, dtype=float)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        if method == "scaled":
+            resp = alpha * beta
+            right = lik[1:] * beta[1:]
+        resp /= resp.sum(axis=1, keepdims=True)
+        if len(lik) > 1:
+            # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
+            norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
+            xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
+        else:
+            xi_sum = np.zeros_like(transmat, dtype=float)
+    if not (np.all(np.isfinite(resp)) and np.all(np.isfinite(xi_sum))):
+        # The scaled quantities keep every row's sum at 1, but a product of
+        # two of them can still underflow (frame log-likelihoods differing by
+        # ~700 between states, with forbidden transitions): then the
+        # log-space recursions, which cannot underflow, give the posteriors.
+        return _forward_backward_log(frame_loglik, startprob, transmat)
     return resp, xi_sum, log_likelihood
 
 
@@ -362,7 +394,7 @@ def viterbi(frame_loglik, startprob, transmat):
     path : ndarray of shape (n_samples,)
         State indices; ties go to the lowest index.
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    frame_loglik = _check_inputs(frame_loglik, startprob, transmat)
     with np.errstate(divide="ignore"):
         log_start, log_trans = np.log(startprob), np.log(transmat)
     n_samples, n_components = frame_loglik.shape

@@ -48,7 +48,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_data_matrix, check_nonnegative, check_positive_int, check_shape, check_spd
+from ._validation import (as_data_matrix, as_rng, check_nonnegative, check_positive_int, check_shape,
+                          check_spd)
 from .em import EMResult, run_em
 
 __all__ = [
@@ -537,6 +538,12 @@ def fit(
     n_samples, n_features = data.shape
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
     default = initial_params(data)
+    if covariance is None and not np.all(np.diag(default.covariance) > 0):
+        j = int(np.flatnonzero(~(np.diag(default.covariance) > 0))[0])
+        raise ValueError(
+            f"the observed values of column {j} of X have variance 0 in float64 (they differ by less "
+            "than about 1e-154 of each other); rescale X"
+        )
     params = _check_params(
         MissingNormalParams(
             default.mean if mean is None else mean,
@@ -594,7 +601,7 @@ def sample_imputations(X, params: MissingNormalParams, n_imputations: int = 5, r
     data = _group_for_params(X)
     params = _check_params(params, data.shape[1])
     n_imputations = check_positive_int(n_imputations, "n_imputations")
-    rng = np.random.default_rng(random_state)
+    rng = as_rng(random_state)
     X_hat = e_step(data, params)[0].X_hat
     out = np.repeat(X_hat[None], n_imputations, axis=0)
     for group in data._groups:
