@@ -211,9 +211,9 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
         size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
         about[far] = np.max(np.abs(means[far]), axis=1)
     noise = 100 * n_features * np.finfo(float).eps * (size + about * np.sqrt(size))
-    if reg_covar == 0 and check:
-        _check_not_collapsed(covariances, noise)
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    if check:  # with reg_covar too small for the data's scale, it can still collapse
+        _check_not_collapsed(covariances, noise)
     return covariances
 
 
@@ -291,10 +291,9 @@ def _diag_moments(X, resp, counts, means) -> tuple:
     variances are recomputed about its own mean,
     ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the level below
     which such a variance is not resolved: the points are known to
-    ``eps |x|`` only, so a variance below ``(1e4 eps |x|)^2`` (for the size
-    ``|x|`` of the component's points) is off by more than 1e-4 of itself,
-    and the log densities computed from it by more than the driver's
-    rounding allowance.
+    ``eps |x|`` only, so a standard deviation below ``100 eps |x|`` (for the
+    size ``|x|`` of the component's points) is off by more than 1% of itself,
+    and the log densities computed from it are rounding noise.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -312,21 +311,22 @@ def _diag_moments(X, resp, counts, means) -> tuple:
             diff = X[rows, None, :] - means[far]
             exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
         variances[far] = exact / counts[far, None]
-    noise = (1e4 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
     return variances, noise
 
 
 def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
 
-    With ``reg_covar = 0``, a variance at its rounding level means the
-    component has collapsed (its likelihood is unbounded): that raises, as
-    for full covariances.
+    A variance (with ``reg_covar`` added) at its rounding level means the
+    component has collapsed (its likelihood is unbounded, or ``reg_covar``
+    is too small for the scale of the data): that raises, as for full
+    covariances.
     """
     variances, noise = _diag_moments(X, resp, counts, means)
-    if reg_covar == 0:
-        _check_variances(variances, noise)
-    return variances + reg_covar
+    variances += reg_covar
+    _check_variances(variances, noise)
+    return variances
 
 
 def _check_variances(variances, noise) -> None:
@@ -353,24 +353,22 @@ class _CovarianceType(NamedTuple):
 
 def _spherical_estimate(X, resp, counts, means, reg_covar):
     variances, noise = _diag_moments(X, resp, counts, means)
-    variances, noise = variances.mean(axis=1), noise.mean(axis=1)
-    if reg_covar == 0:
-        _check_variances(variances, noise)
-    return variances + reg_covar
+    variances, noise = variances.mean(axis=1) + reg_covar, noise.mean(axis=1)
+    _check_variances(variances, noise)
+    return variances
 
 
 def _tied_estimate(X, resp, counts, means, reg_covar):
     # one component on a single point is fine here: only the shared matrix must be regular
     within = _covariances_full(X, resp, counts, means, 0.0, check=False)
     tied = np.einsum("k,kij->ij", counts, within) / len(X)
-    if reg_covar == 0:
-        noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
-        if not np.linalg.eigvalsh(tied)[0] > noise:
-            raise ValueError(
-                "the tied covariance is not positive definite (the points are collinear within "
-                "their components up to rounding); increase reg_covar or use fewer features"
-            )
+    noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
     tied.flat[:: len(tied) + 1] += reg_covar
+    if not np.linalg.eigvalsh(tied)[0] > noise:
+        raise ValueError(
+            "the tied covariance is not positive definite (the points are collinear within "
+            "their components up to rounding); increase reg_covar or use fewer features"
+        )
     return tied
 
 
