@@ -252,8 +252,8 @@ def _prepare_diag(means, variances):
     ``-1/2 sum_i ((x_i - mu_ki) / sigma_ki)^2`` (see ``_DIAG_OFFSET_LIMIT``).
     """
     n_components, n_features = means.shape
-    if np.any(~(variances > 0)):
-        k = int(np.argwhere(~(variances > 0))[0][0])
+    if np.any(~(variances > 1.0 / np.finfo(float).max)):  # 1 / variance must not overflow
+        k = int(np.argwhere(~(variances > 1.0 / np.finfo(float).max))[0][0])
         raise CollapsedComponentError(k, "variances", "are not all positive")
     precisions = 1.0 / variances
     centre = means.mean(axis=0)

@@ -403,6 +403,11 @@ def _check_not_singular(covariance: np.ndarray, data: PatternGroups, reg_covar: 
     )
 
 
+#: Smallest observed variance a column may have: products of variances must
+#: stay in float64's normal range (a variance of 1e-318 has 4 digits left).
+_MIN_VARIANCE = 1e-280
+
+
 #: Relative size (per feature) below which an eigenvalue of the covariance's
 #: correlation matrix is rounding noise.
 _SINGULAR_RTOL = 100 * np.finfo(float).eps
@@ -538,11 +543,12 @@ def fit(
     n_samples, n_features = data.shape
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
     default = initial_params(data)
-    if covariance is None and not np.all(np.diag(default.covariance) > 0):
-        j = int(np.flatnonzero(~(np.diag(default.covariance) > 0))[0])
+    if covariance is None and not np.all(np.diag(default.covariance) > _MIN_VARIANCE):
+        j = int(np.flatnonzero(~(np.diag(default.covariance) > _MIN_VARIANCE))[0])
         raise ValueError(
-            f"the observed values of column {j} of X have variance 0 in float64 (they differ by less "
-            "than about 1e-154 of each other); rescale X"
+            f"the observed values of column {j} of X have variance {default.covariance[j, j]:.3g}, "
+            f"below {_MIN_VARIANCE:g}, where float64 loses digits (subnormal numbers) or underflows "
+            "to 0: rescale X"
         )
     params = _check_params(
         MissingNormalParams(
