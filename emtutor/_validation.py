@@ -6,6 +6,29 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_float_2d(X, name: str = "X", *, what: str = "numeric array",
+                rows: str = "n_samples", columns: str = "n_features",
+                hint: str = "X.reshape(-1, 1) if it has a single feature", copy: bool = False) -> np.ndarray:
+    """``X`` as a 2-D float array (a copy if ``copy``), or an error naming ``name``.
+
+    Complex input, input NumPy cannot turn into floats and input that is not
+    2-D are rejected; values are not checked (the callers' rules differ).
+    """
+    check_not_complex(X, name)
+    try:
+        X = np.array(X, dtype=float) if copy else np.asarray(X, dtype=float)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a {what}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a {what}: {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D of shape ({rows}, {columns}), got {X.ndim}-D with shape "
+            f"{X.shape}; Reshape your data with {hint}"
+        )
+    return X
+
+
 def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray:
     """Return ``X`` as a float array of shape (n_samples, n_features).
 
@@ -15,18 +38,7 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
     The messages for complex, 1-D and empty input use scikit-learn's
     phrases, which its estimator checks look for.
     """
-    check_not_complex(X, name)
-    try:
-        X = np.array(X, dtype=float) if allow_nan else np.asarray(X, dtype=float)
-    except TypeError as exc:
-        raise TypeError(f"{name} must be a numeric array: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got {X.ndim}-D with shape "
-            f"{X.shape}; Reshape your data with X.reshape(-1, 1) if it has a single feature"
-        )
+    X = as_float_2d(X, name, copy=allow_nan)
     check_not_empty(X.shape, name)
     check_magnitude(X, name)
     bad_values = np.isinf(X) if allow_nan else ~np.isfinite(X)

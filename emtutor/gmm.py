@@ -422,7 +422,11 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         row_width=lambda k, d: k * d,
     ),
 }
-"""Covariance types by name; each entry holds the few functions that differ between them."""
+"""Covariance types by name (``"full"``, ``"diag"``, ``"spherical"``, ``"tied"``); each entry
+holds the few functions that differ between them.
+
+:meta hide-value:
+"""
 
 
 def _covariance_type(name) -> _CovarianceType:

@@ -9,7 +9,7 @@ mean-field approximation ``q(theta_d) = Dirichlet(gamma[d])``,
 ``q(z = k | word v in document d) = phi[d, v, k]`` by coordinate ascent on
 the evidence lower bound (ELBO, :eq:`lda-elbo`): :eq:`lda-phi-update` and
 :eq:`lda-gamma-update`.  The M-step maximises the same bound over the
-topics (:eq:`lda-beta-update`; with a symmetric Dirichlet(``eta``) prior on
+topics, :eq:`lda-beta-update` (with a symmetric Dirichlet(``eta``) prior on
 the topics, over the Dirichlet parameters ``lambda`` of ``q(beta_k)``) and,
 optionally, over ``alpha`` by Newton's method (:eq:`lda-alpha-newton`).
 
@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln, polygamma
 
-from ._validation import as_rng, check_nonnegative, check_not_complex, check_positive_int
+from ._validation import as_float_2d, as_rng, check_nonnegative, check_not_complex, check_positive_int
 from .em import EMResult, run_em
 
 __all__ = [
@@ -153,17 +153,8 @@ def as_count_matrix(X, name: str = "X") -> sp.csr_matrix:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must be a numeric count matrix: {exc}") from None
     else:
-        try:
-            X = np.asarray(X, dtype=float)
-        except TypeError as exc:
-            raise TypeError(f"{name} must be a numeric count matrix: {exc}") from None
-        except ValueError as exc:
-            raise ValueError(f"{name} must be a numeric count matrix: {exc}") from None
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D of shape (n_docs, n_words), got {X.ndim}-D with shape {X.shape}; "
-                "Reshape your data with X.reshape(1, -1) if it is a single document"
-            )
+        X = as_float_2d(X, name, what="numeric count matrix", rows="n_docs", columns="n_words",
+                        hint="X.reshape(1, -1) if it is a single document")
         X = sp.csr_matrix(X)
     n_docs, n_words = X.shape
     if n_words == 0:
