@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.installed
 # and so the notebooks' compared outputs, identical from machine to machine.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
+# Test files spread over every core, each file in one worker (a notebook's
+# cells run in order in one kernel); make test PARALLEL= runs them in one process.
+PARALLEL ?= -n auto --dist loadfile
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # JavaScript the static book serves so saved ipywidgets render offline: the
 # ipywidgets HTML manager and require.js, pinned in package-lock.json.
@@ -71,7 +74,7 @@ book: $(STAMP) $(WIDGET_FILES)
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test: book
-	$(BIN)/python -m pytest tests book $(NBVAL)
+	$(BIN)/python -m pytest tests book $(NBVAL) $(PARALLEL)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_book_serves_no_solutions.py
@@ -90,7 +93,7 @@ test-kernels: $(STAMP)
 	@for kernel in $(KERNELS); do \
 	  echo "== chapters under OPENBLAS_CORETYPE=$$kernel, 1 BLAS thread"; \
 	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python tools/blas_kernel.py --expect $$kernel || exit 1; \
-	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python -m pytest book $(NBVAL) -q -p no:cacheprovider || exit 1; \
+	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python -m pytest book $(NBVAL) $(PARALLEL) -q -p no:cacheprovider || exit 1; \
 	done
 	@echo "== chapters with 2 BLAS threads"
 	OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 $(BIN)/python tools/blas_kernel.py --expect-threads 2
