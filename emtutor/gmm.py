@@ -834,8 +834,24 @@ def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams, 
     float
     """
     counts = resp.sum(axis=0)
-    change = _precision_trace(new_params, covariance_type) - _precision_trace(old_params, covariance_type)
-    return -0.5 * reg_covar * float(counts @ change)
+    new_trace, old_trace = _precision_trace(new_params, covariance_type), _precision_trace(old_params, covariance_type)
+    bound = -0.5 * reg_covar * float(counts @ (new_trace - old_trace))
+    # The traces carry the covariances' rounding: entries known to about
+    # eps (|Sigma| + |mu| sqrt|Sigma|) (data far from the origin are known to
+    # eps |x| only), which inv(Sigma) magnifies by 1 / lambda_min.
+    rounding = sum(counts @ (trace * _relative_rounding(params, covariance_type))
+                   for trace, params in ((new_trace, new_params), (old_trace, old_params)))
+    return bound + 0.5 * reg_covar * float(rounding)
+
+
+def _relative_rounding(params: GMMParams, covariance_type: str) -> np.ndarray:
+    """Relative rounding error of ``tr(inv(Sigma_k))`` for each component (see above)."""
+    k, d = params.means.shape
+    full = COVARIANCE_TYPES[covariance_type].to_full(np.asarray(params.covariances, float), k, d)
+    eigenvalues = np.linalg.eigvalsh(full)
+    size = eigenvalues[:, -1]
+    about = np.max(np.abs(params.means), axis=1)
+    return 100 * d * np.finfo(float).eps * (size + about * np.sqrt(size)) / eigenvalues[:, 0]
 
 
 # ---------------------------------------------------------------------------

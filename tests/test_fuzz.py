@@ -127,3 +127,15 @@ def test_missing_default_start_names_x_when_a_variance_underflows():
     # variances of 1e-318 are subnormal: EM on them went "downhill" by 0.025 (fuzz seed 440)
     with pytest.raises(ValueError, match="column 1 of X have variance .*e-3.., below 1e-280"):
         missing.fit(np.array([[1.0, 2e-159], [3.0, 1e-159], [2.0, np.nan], [np.nan, 5e-159]]))
+
+
+@pytest.mark.parametrize("model, seed", [("hmm_gaussian", 826), ("hmm_gaussian", 469), ("missing", 440),
+                                         ("gmm", 1135), ("gmm", 1426), ("gmm", 1720)])
+def test_problems_the_large_fuzz_run_found(model, seed):
+    # Seeds as benchmarks/fuzz.py numbers them.  826: data at 1e6, a state
+    # at reg_covar; the regularised bound's traces carry the covariance's
+    # rounding, which the check now allows for (it raised
+    # LikelihoodDecreaseError).  The others: see the commit messages.
+    rng = np.random.default_rng([seed, sorted(PROBLEMS).index(model), 16])
+    outcome, detail = classify(PROBLEMS[model](rng))
+    assert outcome in ALLOWED, f"{outcome}: {detail}"
