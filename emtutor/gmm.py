@@ -45,6 +45,7 @@ import numpy as np
 
 from ._validation import (
     as_data_matrix,
+    as_rng,
     check_nonnegative,
     check_positive_int,
     check_probability_vector,
@@ -346,9 +347,9 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
         size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
         about[far] = np.max(np.abs(means[far]), axis=1)
     noise = 100 * n_features * np.finfo(float).eps * (size + about * np.sqrt(size))
-    if reg_covar == 0 and check:
-        _check_not_collapsed(covariances, noise)
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    if check:  # with reg_covar too small for the data's scale, it can still collapse
+        _check_not_collapsed(covariances, noise)
     return covariances
 
 
@@ -387,8 +388,8 @@ def _prepare_diag(means, variances):
     ``-1/2 sum_i ((x_i - mu_ki) / sigma_ki)^2`` (see ``_DIAG_OFFSET_LIMIT``).
     """
     n_components, n_features = means.shape
-    if np.any(~(variances > 0)):
-        k = int(np.argwhere(~(variances > 0))[0][0])
+    if np.any(~(variances > 1.0 / np.finfo(float).max)):  # 1 / variance must not overflow
+        k = int(np.argwhere(~(variances > 1.0 / np.finfo(float).max))[0][0])
         raise CollapsedComponentError(k, "variances", "are not all positive")
     precisions = 1.0 / variances
     centre = means.mean(axis=0)
@@ -426,10 +427,9 @@ def _diag_moments(X, resp, counts, means) -> tuple:
     variances are recomputed about its own mean,
     ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the level below
     which such a variance is not resolved: the points are known to
-    ``eps |x|`` only, so a variance below ``(1e4 eps |x|)^2`` (for the size
-    ``|x|`` of the component's points) is off by more than 1e-4 of itself,
-    and the log densities computed from it by more than the driver's
-    rounding allowance.
+    ``eps |x|`` only, so a standard deviation below ``100 eps |x|`` (for the
+    size ``|x|`` of the component's points) is off by more than 1% of itself,
+    and the log densities computed from it are rounding noise.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -452,21 +452,22 @@ def _diag_moments(X, resp, counts, means) -> tuple:
             diff = X[rows, None, :] - means[far]
             exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
         variances[far] = exact / counts[far, None]
-    noise = (1e4 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
     return variances, noise
 
 
 def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
 
-    With ``reg_covar = 0``, a variance at its rounding level means the
-    component has collapsed (its likelihood is unbounded): that raises, as
-    for full covariances.
+    A variance (with ``reg_covar`` added) at its rounding level means the
+    component has collapsed (its likelihood is unbounded, or ``reg_covar``
+    is too small for the scale of the data): that raises, as for full
+    covariances.
     """
     variances, noise = _diag_moments(X, resp, counts, means)
-    if reg_covar == 0:
-        _check_variances(variances, noise)
-    return variances + reg_covar
+    variances += reg_covar
+    _check_variances(variances, noise)
+    return variances
 
 
 def _check_variances(variances, noise) -> None:
@@ -493,24 +494,22 @@ class _CovarianceType(NamedTuple):
 
 def _spherical_estimate(X, resp, counts, means, reg_covar):
     variances, noise = _diag_moments(X, resp, counts, means)
-    variances, noise = variances.mean(axis=1), noise.mean(axis=1)
-    if reg_covar == 0:
-        _check_variances(variances, noise)
-    return variances + reg_covar
+    variances, noise = variances.mean(axis=1) + reg_covar, noise.mean(axis=1)
+    _check_variances(variances, noise)
+    return variances
 
 
 def _tied_estimate(X, resp, counts, means, reg_covar):
     # one component on a single point is fine here: only the shared matrix must be regular
     within = _covariances_full(X, resp, counts, means, 0.0, check=False)
     tied = np.einsum("k,kij->ij", counts, within) / len(X)
-    if reg_covar == 0:
-        noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
-        if not np.linalg.eigvalsh(tied)[0] > noise:
-            raise ValueError(
-                "the tied covariance is not positive definite (the points are collinear within "
-                "their components up to rounding); increase reg_covar or use fewer features"
-            )
+    noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
     tied.flat[:: len(tied) + 1] += reg_covar
+    if not np.linalg.eigvalsh(tied)[0] > noise:
+        raise ValueError(
+            "the tied covariance is not positive definite (the points are collinear within "
+            "their components up to rounding); increase reg_covar or use fewer features"
+        )
     return tied
 
 
@@ -692,6 +691,9 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
     _map_blocks(work, len(X), _block_rows(kind.row_width(*means.shape)))
     if not np.all(np.isfinite(log_norm)):
         n = int(np.flatnonzero(~np.isfinite(log_norm))[0])
+        _check_finite(X[n], f"X[{n}]")
+        for name, value in zip(GMMParams._fields, params):
+            _check_finite(value, f"params.{name}")
         raise ValueError(
             f"row {n} of X has a log-density that float64 cannot represent under every "
             "component (it lies too far from all of them, measured in their standard "
@@ -729,9 +731,15 @@ def m_step(X, resp, params: GMMParams | None = None, *, reg_covar: float = 0.0,
     """
     kind = _covariance_type(covariance_type)
     n_samples = len(X)
-    counts = resp.sum(axis=0) + 10 * np.finfo(float).eps  # N_k
+    # N_k, floored (not shifted: N_k + 10 eps would shrink the means of data
+    # far from the origin by 10 eps |x|, a real move when a variance is tiny)
+    counts = np.maximum(resp.sum(axis=0), 10 * np.finfo(float).eps)
     weights = counts / n_samples
     means = (resp.T @ X) / counts[:, None]
+    if not np.all(np.isfinite(means)):  # NaN or inf in the inputs (checked only then: cheap)
+        _check_finite(resp, "resp")
+        _check_finite(X, "X")
+        raise ValueError("the weighted means overflow float64; rescale X")
     return GMMParams(weights, means, kind.estimate(X, resp, counts, means, reg_covar))
 
 
@@ -787,7 +795,7 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
     """
     X = as_data_matrix(X)
     k = check_positive_int(n_components, "n_components", 1, len(X))
-    return _kmeans_plusplus(X, k, np.random.default_rng(random_state))
+    return _kmeans_plusplus(X, k, as_rng(random_state))
 
 
 def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarray:
@@ -810,6 +818,11 @@ def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarr
         chosen.append(int(rng.choice(len(X), p=sq_dist / total)))
         np.minimum(sq_dist, np.sum((Z - Z[chosen[-1]]) ** 2, axis=1), out=sq_dist)
     return X[chosen].copy()
+
+
+def _check_finite(array, name: str) -> None:
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
 
 
 def _raise_too_few_distinct(n_distinct: int, k: int):
@@ -874,7 +887,7 @@ def initial_params(
     _covariance_type(covariance_type)
     check_init(init)
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
-    params = _initial_params(X, k, covariance_type, init, reg_covar, np.random.default_rng(random_state),
+    params = _initial_params(X, k, covariance_type, init, reg_covar, as_rng(random_state),
                              weights, means, covariances)
     return check_params(params, k, X.shape[1], covariance_type)
 
@@ -969,8 +982,24 @@ def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams, 
     float
     """
     counts = resp.sum(axis=0)
-    change = _precision_trace(new_params, covariance_type) - _precision_trace(old_params, covariance_type)
-    return -0.5 * reg_covar * float(counts @ change)
+    new_trace, old_trace = _precision_trace(new_params, covariance_type), _precision_trace(old_params, covariance_type)
+    bound = -0.5 * reg_covar * float(counts @ (new_trace - old_trace))
+    # The traces carry the covariances' rounding: entries known to about
+    # eps (|Sigma| + |mu| sqrt|Sigma|) (data far from the origin are known to
+    # eps |x| only), which inv(Sigma) magnifies by 1 / lambda_min.
+    rounding = sum(counts @ (trace * _relative_rounding(params, covariance_type))
+                   for trace, params in ((new_trace, new_params), (old_trace, old_params)))
+    return bound + 0.5 * reg_covar * float(rounding)
+
+
+def _relative_rounding(params: GMMParams, covariance_type: str) -> np.ndarray:
+    """Relative rounding error of ``tr(inv(Sigma_k))`` for each component (see above)."""
+    k, d = params.means.shape
+    full = COVARIANCE_TYPES[covariance_type].to_full(np.asarray(params.covariances, float), k, d)
+    eigenvalues = np.linalg.eigvalsh(full)
+    size = eigenvalues[:, -1]
+    about = np.max(np.abs(params.means), axis=1)
+    return 100 * d * np.finfo(float).eps * (size + about * np.sqrt(size)) / eigenvalues[:, 0]
 
 
 # ---------------------------------------------------------------------------
@@ -1162,7 +1191,7 @@ def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, cova
     m_step_fn = partial(m_step, reg_covar=reg_covar, covariance_type=covariance_type)
     slack_fn = (partial(regularisation_slack, reg_covar=reg_covar, covariance_type=covariance_type)
                 if reg_covar > 0 else None)
-    rng = np.random.default_rng(random_state)
+    rng = as_rng(random_state)
     runs = []
     for _ in range(n_init):
         params = _initial_params(X, k, covariance_type, init, reg_covar, rng, weights, means, covariances)

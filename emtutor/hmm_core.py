@@ -41,6 +41,26 @@ __all__ = [
 ]
 
 
+def _check_inputs(frame_loglik, startprob=None, transmat=None) -> np.ndarray:
+    """The public functions' boundary: shapes that agree, at least one step, no NaN."""
+    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    if frame_loglik.ndim != 2 or frame_loglik.shape[0] < 1 or frame_loglik.shape[1] < 1:
+        raise ValueError(
+            "frame_loglik must have shape (n_samples, n_components) with n_samples >= 1 and "
+            f"n_components >= 1, got {frame_loglik.shape}"
+        )
+    if np.any(np.isnan(frame_loglik)) or np.any(frame_loglik == np.inf):
+        raise ValueError("frame_loglik contains NaN or +inf (log-likelihoods are finite or -inf)")
+    k = frame_loglik.shape[1]
+    for name, value, shape in (("startprob", startprob, (k,)), ("transmat", transmat, (k, k))):
+        if value is not None:
+            if np.shape(value) != shape:
+                raise ValueError(f"{name} must have shape {shape} to match frame_loglik, got {np.shape(value)}")
+            if not np.all(np.isfinite(value)) or np.any(np.asarray(value) < 0):
+                raise ValueError(f"{name} must hold probabilities (finite, >= 0)")
+    return frame_loglik
+
+
 def _scaled_likelihoods(frame_loglik):
     """``exp(frame_loglik - max_k)`` and the per-step maxima.
 
@@ -410,7 +430,7 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     log_likelihood : float
         ``log p(x)``.
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    frame_loglik = _check_inputs(frame_loglik, startprob, transmat)
     if method == "log":
         return _forward_backward_log(frame_loglik, startprob, transmat)
     if method == "chunked":
@@ -420,20 +440,29 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     lik, shift = _scaled_likelihoods(frame_loglik)
     if method == "scaled":
         alpha, log_scale = forward(frame_loglik, startprob, transmat)
-        beta = backward(frame_loglik, transmat, log_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: the log-space fallback below
+            beta = backward(frame_loglik, transmat, log_scale)
         log_likelihood = float(np.sum(log_scale))
     else:
         raise ValueError(f"method must be 'chunked', 'scaled' or 'log', got {method!r}")
 
-    resp = alpha * beta
-    resp /= resp.sum(axis=1, keepdims=True)
-    if len(lik) > 1:
-        # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
-        right = lik[1:] * beta[1:]
-        norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
-        xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
-    else:
-        xi_sum = np.zeros_like(transmat, dtype=float)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        if method == "scaled":
+            resp = alpha * beta
+            right = lik[1:] * beta[1:]
+        resp /= resp.sum(axis=1, keepdims=True)
+        if len(lik) > 1:
+            # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
+            norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
+            xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
+        else:
+            xi_sum = np.zeros_like(transmat, dtype=float)
+    if not (np.all(np.isfinite(resp)) and np.all(np.isfinite(xi_sum))):
+        # The scaled quantities keep every row's sum at 1, but a product of
+        # two of them can still underflow (frame log-likelihoods differing by
+        # ~700 between states, with forbidden transitions): then the
+        # log-space recursions, which cannot underflow, give the posteriors.
+        return _forward_backward_log(frame_loglik, startprob, transmat)
     return resp, xi_sum, log_likelihood
 
 
@@ -472,7 +501,7 @@ def viterbi(frame_loglik, startprob, transmat):
     path : ndarray of shape (n_samples,)
         State indices; ties go to the lowest index.
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    frame_loglik = _check_inputs(frame_loglik, startprob, transmat)
     with np.errstate(divide="ignore"):
         log_start, log_trans = np.log(startprob), np.log(transmat)
     n_samples, n_components = frame_loglik.shape

@@ -602,8 +602,8 @@ GOOD = hmm.CategoricalHMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.2
 @pytest.mark.parametrize(
     "x, lengths, params, match",
     [
-        ([0, 1, 3], None, GOOD, "symbol 3 is outside 0..2"),
-        ([0, -1, 2], None, GOOD, "symbol -1 is outside"),
+        ([0, 1, 3], None, GOOD, "X has symbol 3, outside 0..2"),
+        ([0, -1, 2], None, GOOD, "X has symbol -1; symbols must be 0, 1"),
         ([0.0, 1.5, 2.0], None, GOOD, "integer symbols"),
         (["a", "b"], None, GOOD, "integer symbols"),
         ([], None, GOOD, "empty"),
