@@ -552,10 +552,12 @@ class _Run:
         previous = self.objective
         change = objective - previous
         if change < -(slack + self.decrease_rtol * max(1.0, abs(previous))):
+            culprit = ("the model's e_step or m_step is wrong" if kind == "em" else
+                       "the safeguard of emtutor.accelerate let a worse point through (a bug there)")
             raise LikelihoodDecreaseError(
                 f"the {self.objective_name} decreased at iteration {len(self.objectives) + 1} ({kind} step): "
                 f"{previous!r} -> {objective!r} (change {change:.3e}, allowed slack {slack:.3e}). EM cannot "
-                "decrease it, so the model's e_step or m_step is wrong."
+                f"decrease it, so {culprit}."
             )
         step = np.max(np.abs(self.pmap.pack(params) - self.pmap.pack(self.params)), initial=0.0)
         self.params, self.expectations, self.objective = params, expectations, objective
