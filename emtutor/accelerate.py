@@ -480,6 +480,9 @@ class AcceleratedResult(EMResult):
         Extrapolated points refused (infeasible, or a lower objective).
     step_kinds : tuple of str
         For each iteration, ``"em"`` or ``"accelerated"``.
+    em_maps_at : tuple of int
+        For each iteration, the EM-map evaluations spent when its point was
+        reached (for plotting progress against cost).
     """
 
     method: str = "em"
@@ -488,6 +491,7 @@ class AcceleratedResult(EMResult):
     n_accepted: int = 0
     n_rejected: int = 0
     step_kinds: tuple = field(default_factory=tuple)
+    em_maps_at: tuple = field(default_factory=tuple)
 
 
 class _Run:
@@ -502,7 +506,7 @@ class _Run:
         self.params = params
         self.expectations, self.objective = self.e_step(params, None)
         self.initial = self.objective
-        self.objectives, self.kinds = [], []
+        self.objectives, self.kinds, self.maps_at = [], [], []
         self.history = EMHistory([params], [self.expectations]) if record else None
         self.converged = False
         self.last_change = np.nan
@@ -563,6 +567,7 @@ class _Run:
         self.params, self.expectations, self.objective = params, expectations, objective
         self.objectives.append(objective)
         self.kinds.append(kind)
+        self.maps_at.append(self.n_m)
         if self.history is not None:
             self.history.params.append(params)
             self.history.expectations.append(expectations)
@@ -845,4 +850,5 @@ def accelerated_em(
         n_accepted=run.n_accepted,
         n_rejected=run.n_rejected,
         step_kinds=tuple(run.kinds),
+        em_maps_at=tuple(run.maps_at),
     )
