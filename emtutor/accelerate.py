@@ -616,7 +616,14 @@ def _extrapolation_cycles(run: _Run, method: str, max_backtrack: int):
 
 
 def _candidates(method, x0, x1, x2, r, v, max_backtrack):
-    """The extrapolated points to try, best guess first, backtracking towards theta_2."""
+    """The extrapolated points to try, best guess first, backtracking towards theta_2.
+
+    SQUAREM: :eq:`conv-squarem` with the S3 step length :eq:`conv-squarem-alpha`
+    bounded by -1, then the step length halfway towards -1 (where the point is
+    theta_2) each time.  Aitken: :eq:`conv-aitken` with the observed rate, then
+    half the extrapolation each time.  Nothing is proposed when the two EM steps
+    did not move (or, for Aitken, did not contract).
+    """
     r_norm, v_norm = np.linalg.norm(r), np.linalg.norm(v)
     if v_norm == 0 or r_norm == 0:
         return
