@@ -40,6 +40,7 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
     """
     X = as_float_2d(X, name, copy=allow_nan)
     check_not_empty(X.shape, name)
+    check_magnitude(X, name)
     bad_values = np.isinf(X) if allow_nan else ~np.isfinite(X)
     if np.any(bad_values):
         bad = np.argwhere(bad_values)[0]
@@ -53,6 +54,24 @@ def as_data_matrix(X, name: str = "X", *, allow_nan: bool = False) -> np.ndarray
             "remove or impute those values first"
         )
     return X
+
+
+#: Largest absolute value a data matrix may hold: squares and sums of squares
+#: of larger values (variances, distances) overflow float64 (max ~1.8e308).
+MAX_ABS_VALUE = 1e150
+
+
+def check_magnitude(X, name: str = "X") -> None:
+    """Raise if finite values of ``X`` are so large that their squares overflow."""
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(X) > MAX_ABS_VALUE
+    if np.any(too_large & np.isfinite(X)):
+        bad = np.argwhere(too_large & np.isfinite(X))[0]
+        raise ValueError(
+            f"{name} has a value of {X[tuple(bad)]:.3g} (first at index {tuple(int(i) for i in bad)}); "
+            f"values beyond {MAX_ABS_VALUE:.0e} in absolute value overflow float64 in the squares "
+            f"EM needs (variances, distances): rescale {name}, e.g. divide it by its standard deviation"
+        )
 
 
 def check_not_complex(X, name: str = "X") -> None:

@@ -610,6 +610,10 @@ class MissingNormal(_Estimator):
 
     Parameters
     ----------
+    reg_covar : float, default 0
+        Added to the diagonal of the covariance in every M-step (as in
+        :class:`GaussianMixture`); needed when the observed-data likelihood
+        has no maximum (see :func:`emtutor.missing.fit`).
     tol : float, default 1e-4
         Stop when the observed-data log-likelihood *per row* changes by
         less than ``tol``.
@@ -649,15 +653,15 @@ class MissingNormal(_Estimator):
     _transformer = True
     _input_tags = {"allow_nan": True}
 
-    def __init__(self, *, tol: float = 1e-4, max_iter: int = 1000, mean_init=None, covariance_init=None,
-                 random_state=None, record: bool = False):
+    def __init__(self, *, reg_covar: float = 0.0, tol: float = 1e-4, max_iter: int = 1000, mean_init=None,
+                 covariance_init=None, random_state=None, record: bool = False):
         _keep_arguments(self, locals())
 
     def fit(self, X, y=None) -> "MissingNormal":
         """Fit the mean and covariance by EM (see :func:`emtutor.missing.fit`); returns ``self``."""
         data = missing.group_patterns(_reject_sparse(X, self))
-        result = missing.fit(data, mean=self.mean_init, covariance=self.covariance_init, tol=self.tol,
-                             max_iter=self.max_iter, record=self.record)
+        result = missing.fit(data, mean=self.mean_init, covariance=self.covariance_init, reg_covar=self.reg_covar,
+                             tol=self.tol, max_iter=self.max_iter, record=self.record)
         self.n_patterns_ = data.n_patterns
         return self._store_run(result, data.shape[1])
 

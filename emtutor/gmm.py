@@ -73,6 +73,21 @@ _LOG_2PI = np.log(2.0 * np.pi)
 _BLOCK_FLOATS = 2**16
 
 
+class CollapsedComponentError(ValueError):
+    """A component's covariance became singular: it has collapsed onto too few
+    points, where the likelihood grows without bound.  ``component`` is its index;
+    the message suggests ``reg_covar``.  The hidden Markov models re-raise it
+    naming the state."""
+
+    def __init__(self, component: int, what: str, problem: str, unit: str = "component"):
+        self.component, self.what, self.problem = component, what, problem
+        super().__init__(
+            f"the {what} of {unit} {component} {problem} (the {unit} has collapsed onto "
+            f"too few points); increase reg_covar, use fewer {unit}s, or start from other "
+            "initial parameters"
+        )
+
+
 class GMMParams(NamedTuple):
     """Parameters of a Gaussian mixture.
 
@@ -118,11 +133,7 @@ def _precision_cholesky_full(covariances) -> np.ndarray:
         chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         k = next(k for k, cov in enumerate(covariances) if not _is_positive_definite(cov))
-        raise ValueError(
-            f"the covariance of component {k} is not positive definite (the "
-            "component has collapsed onto too few points); increase reg_covar, "
-            "use fewer components, or start from other initial parameters"
-        ) from None
+        raise CollapsedComponentError(k, "covariance", "is not positive definite") from None
     return np.tril(np.linalg.inv(chol)).transpose(0, 2, 1)
 
 
@@ -161,12 +172,16 @@ def _log_density_full_block(X_block, prepared) -> np.ndarray:
     return constants - 0.5 * mahalanobis
 
 
-def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
+def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> np.ndarray:
     """:eq:`gmm-m-covariances` from second moments accumulated block by block.
 
     The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
     ``Sigma_k = sum_n r_nk (x_n - c)(x_n - c)^T / N_k - (mu_k - c)(mu_k - c)^T``;
-    for a block, all components' moments are one matrix product.
+    for a block, all components' moments are one matrix product.  For a
+    component whose mean is far from ``c`` compared with its spread (more
+    than about ``sqrt(_DIAG_OFFSET_LIMIT)`` standard deviations along a
+    coordinate) that difference cancels, so its scatter is recomputed
+    about its own mean.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -178,31 +193,41 @@ def _covariances_full(X, resp, counts, means, reg_covar) -> np.ndarray:
     shifted = means - centre
     second_moments = scatter.reshape(n_components, n_features, n_features) / counts[:, None, None]
     covariances = second_moments - shifted[:, :, None] * shifted[:, None, :]
-    if reg_covar == 0:
-        _check_not_collapsed(covariances, second_moments)
+    variances = np.diagonal(covariances, axis1=1, axis2=2)
+    far = np.flatnonzero(np.any(~(shifted**2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
+    # Rounding of the moments about a point a: eps times their size M, plus
+    # eps |a| sqrt(M) from the rounding of x - a itself (data far from the
+    # origin are known to eps |x| only).
+    size = np.max(np.diagonal(second_moments, axis1=1, axis2=2), axis=1)
+    about = np.full(n_components, np.max(np.abs(centre)))
+    if len(far):
+        exact = np.zeros((len(far), n_features, n_features))
+        for rows in _blocks(len(X), _block_rows(len(far) * n_features * n_features)):
+            diff = X[rows, None, :] - means[far]  # (B, F, d)
+            weighted = resp[rows][:, far, None] * diff
+            exact += np.einsum("nfi,nfj->fij", weighted, diff)
+        covariances[far] = exact / counts[far, None, None]
+        size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
+        about[far] = np.max(np.abs(means[far]), axis=1)
+    noise = 100 * n_features * np.finfo(float).eps * (size + about * np.sqrt(size))
+    if reg_covar == 0 and check:
+        _check_not_collapsed(covariances, noise)
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     return covariances
 
 
-def _check_not_collapsed(covariances, second_moments) -> None:
+def _check_not_collapsed(covariances, noise) -> None:
     """Raise if a covariance is singular up to the rounding of its computation.
 
     ``Sigma_k`` is a difference of second moments of size up to
     ``max diag(second_moments[k])``, so eigenvalues below a few hundred
-    ``eps`` of that are rounding noise: the component has collapsed onto
-    fewer than ``n_features + 1`` points (or onto a subspace), and its
-    likelihood is unbounded.
+    ``eps`` of that (``noise[k]``) are rounding noise: the component has
+    collapsed onto fewer than ``n_features + 1`` points (or onto a
+    subspace), and its likelihood is unbounded.
     """
-    n_features = covariances.shape[-1]
-    noise = 100 * n_features * np.finfo(float).eps * np.max(
-        np.diagonal(second_moments, axis1=1, axis2=2), axis=1)
     smallest = np.linalg.eigvalsh(covariances)[:, 0]
-    for k in np.flatnonzero(smallest <= noise):
-        raise ValueError(
-            f"the covariance of component {k} is not positive definite (the "
-            "component has collapsed onto too few points); increase reg_covar, "
-            "use fewer components, or start from other initial parameters"
-        )
+    for k in np.flatnonzero(~(smallest > noise)):
+        raise CollapsedComponentError(int(k), "covariance", "is not positive definite")
 
 
 # ---------------------------------------------------------------------------
@@ -210,36 +235,65 @@ def _check_not_collapsed(covariances, second_moments) -> None:
 # ---------------------------------------------------------------------------
 
 
+#: A component whose mean is more than about sqrt(_DIAG_OFFSET_LIMIT) of its
+#: standard deviations from the centre ``c`` gets its log density computed
+#: directly: in the expanded form :eq:`gmm-diag-log-density` the terms
+#: ``(mu - c)^2 / sigma^2`` would be that large and cancel, losing that many
+#: digits (eps * 1e3 is about 2e-13 at the limit).
+_DIAG_OFFSET_LIMIT = 1e3
+
+
 def _prepare_diag(means, variances):
-    """Precompute :eq:`gmm-diag-log-density` for the E-step of each block."""
+    """Precompute :eq:`gmm-diag-log-density` for the E-step of each block.
+
+    Components whose means lie far from the centre, measured in their own
+    standard deviations, are set apart for the direct form
+    ``-1/2 sum_i ((x_i - mu_ki) / sigma_ki)^2`` (see ``_DIAG_OFFSET_LIMIT``).
+    """
     n_components, n_features = means.shape
-    if np.any(variances <= 0):
-        k = int(np.argwhere(variances <= 0)[0][0])
-        raise ValueError(
-            f"the variances of component {k} are not all positive (the component "
-            "has collapsed onto too few points); increase reg_covar, use fewer "
-            "components, or start from other initial parameters"
-        )
+    if np.any(~(variances > 0)):
+        k = int(np.argwhere(~(variances > 0))[0][0])
+        raise CollapsedComponentError(k, "variances", "are not all positive")
     precisions = 1.0 / variances
     centre = means.mean(axis=0)
     shifted = means - centre
-    constants = -0.5 * (
-        n_features * _LOG_2PI + np.sum(np.log(variances), axis=1) + np.sum(shifted**2 * precisions, axis=1)
-    )
-    return centre, (shifted * precisions).T, -0.5 * precisions.T, constants
+    offsets = np.sum(shifted**2 * precisions, axis=1)
+    direct = np.flatnonzero(~(offsets <= _DIAG_OFFSET_LIMIT))
+    log_dets = np.sum(np.log(variances), axis=1)
+    constants = -0.5 * (n_features * _LOG_2PI + log_dets + offsets)
+    linear, quadratic = (shifted * precisions).T, -0.5 * precisions.T
+    linear[:, direct] = 0.0  # those columns are overwritten by the direct form
+    quadratic[:, direct] = 0.0
+    far = (direct, means[direct], np.sqrt(precisions[direct]), -0.5 * (n_features * _LOG_2PI + log_dets[direct]))
+    return centre, linear, quadratic, np.where(offsets <= _DIAG_OFFSET_LIMIT, constants, 0.0), far
 
 
 def _log_density_diag_block(X_block, prepared) -> np.ndarray:
-    centre, linear, quadratic, constants = prepared
+    centre, linear, quadratic, constants, (direct, far_means, far_scales, far_constants) = prepared
     centred = X_block - centre
-    return constants + centred @ linear + (centred * centred) @ quadratic
+    log_dens = constants + centred @ linear + (centred * centred) @ quadratic
+    if len(direct):
+        step = max(1, _BLOCK_FLOATS // far_means.size)
+        for rows in _blocks(len(X_block), step):
+            z = (X_block[rows, None, :] - far_means) * far_scales  # (rows, n_far, d)
+            log_dens[rows, direct] = far_constants - 0.5 * np.einsum("nki,nki->nk", z, z)
+    return log_dens
 
 
-def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
-    """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
+def _diag_moments(X, resp, counts, means) -> tuple:
+    """Per-feature variances of each component about its own mean, and their rounding noise.
 
     Second moments are accumulated about the data mean ``c``, then
-    ``var = sum_n r_nk (x_n - c)^2 / N_k - (mu_k - c)^2``.
+    ``var = sum_n r_nk (x_n - c)^2 / N_k - (mu_k - c)^2`` (the diagonal of
+    :eq:`gmm-shifted-scatter`).  For a component whose mean is far from
+    ``c`` compared with its spread that difference cancels, so its
+    variances are recomputed about its own mean,
+    ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the level below
+    which such a variance is not resolved: the points are known to
+    ``eps |x|`` only, so a variance below ``(1e4 eps |x|)^2`` (for the size
+    ``|x|`` of the component's points) is off by more than 1e-4 of itself,
+    and the log densities computed from it by more than the driver's
+    rounding allowance.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
@@ -247,7 +301,36 @@ def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     for rows in _blocks(len(X), _block_rows(max(n_components, n_features))):
         centred = X[rows] - centre
         second += resp[rows].T @ (centred * centred)
-    return second / counts[:, None] - (means - centre) ** 2 + reg_covar
+    second /= counts[:, None]
+    shift2 = (means - centre) ** 2
+    variances = second - shift2
+    far = np.flatnonzero(np.any(~(shift2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
+    if len(far):
+        exact = np.zeros((len(far), n_features))
+        for rows in _blocks(len(X), _block_rows(len(far) * n_features)):
+            diff = X[rows, None, :] - means[far]
+            exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
+        variances[far] = exact / counts[far, None]
+    noise = (1e4 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    return variances, noise
+
+
+def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
+    """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
+
+    With ``reg_covar = 0``, a variance at its rounding level means the
+    component has collapsed (its likelihood is unbounded): that raises, as
+    for full covariances.
+    """
+    variances, noise = _diag_moments(X, resp, counts, means)
+    if reg_covar == 0:
+        _check_variances(variances, noise)
+    return variances + reg_covar
+
+
+def _check_variances(variances, noise) -> None:
+    for k in np.flatnonzero(np.any(~(variances > noise), axis=-1) if variances.ndim > 1 else ~(variances > noise)):
+        raise CollapsedComponentError(int(k), "variances", "are not all positive")
 
 
 # ---------------------------------------------------------------------------
@@ -268,12 +351,24 @@ class _CovarianceType(NamedTuple):
 
 
 def _spherical_estimate(X, resp, counts, means, reg_covar):
-    return _variances_diag(X, resp, counts, means, reg_covar).mean(axis=1)
+    variances, noise = _diag_moments(X, resp, counts, means)
+    variances, noise = variances.mean(axis=1), noise.mean(axis=1)
+    if reg_covar == 0:
+        _check_variances(variances, noise)
+    return variances + reg_covar
 
 
 def _tied_estimate(X, resp, counts, means, reg_covar):
-    within = _covariances_full(X, resp, counts, means, 0.0)
+    # one component on a single point is fine here: only the shared matrix must be regular
+    within = _covariances_full(X, resp, counts, means, 0.0, check=False)
     tied = np.einsum("k,kij->ij", counts, within) / len(X)
+    if reg_covar == 0:
+        noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
+        if not np.linalg.eigvalsh(tied)[0] > noise:
+            raise ValueError(
+                "the tied covariance is not positive definite (the points are collinear within "
+                "their components up to rounding); increase reg_covar or use fewer features"
+            )
     tied.flat[:: len(tied) + 1] += reg_covar
     return tied
 
@@ -328,7 +423,11 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         row_width=lambda k, d: k * d,
     ),
 }
-"""Covariance types by name; each entry holds the few functions that differ between them."""
+"""Covariance types by name (``"full"``, ``"diag"``, ``"spherical"``, ``"tied"``); each entry
+holds the few functions that differ between them.
+
+:meta hide-value:
+"""
 
 
 def _covariance_type(name) -> _CovarianceType:
@@ -429,18 +528,27 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
     log_norm = np.empty(len(X))
     ones = np.ones(len(weights))
     for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
-        log_weighted = kind.log_density_block(X[rows], prepared)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows are reported below
+            log_weighted = kind.log_density_block(X[rows], prepared)
         log_weighted += log_weights
         # The m of (logsumexp), and below the sum over components.  A row has
         # only K entries, and numpy reduces short rows slowly: a maximum of
         # the K columns and a product with a vector of ones are much faster.
         # (np.maximum.reduce of a single column would alias it: start from -inf)
         largest = reduce(np.maximum, log_weighted.T, np.full(len(log_weighted), -np.inf))
-        log_weighted -= largest[:, None]
-        weighted = np.exp(log_weighted, out=log_weighted)
-        total = weighted @ ones
-        resp[rows] = weighted / total[:, None]
-        log_norm[rows] = largest + np.log(total)
+        with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite entry: reported below
+            log_weighted -= largest[:, None]
+            weighted = np.exp(log_weighted, out=log_weighted)
+            total = weighted @ ones
+            resp[rows] = weighted / total[:, None]
+            log_norm[rows] = largest + np.log(total)
+    if not np.all(np.isfinite(log_norm)):
+        n = int(np.flatnonzero(~np.isfinite(log_norm))[0])
+        raise ValueError(
+            f"row {n} of X has a log-density that float64 cannot represent under every "
+            "component (it lies too far from all of them, measured in their standard "
+            "deviations, or their weights are zero); rescale X or check the parameters"
+        )
     return resp, log_norm
 
 
@@ -535,14 +643,24 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
 
 
 def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarray:
+    # The draws depend only on ratios of squared distances, so they are taken
+    # in units of the data's extent: squares of data near 1e-300 would
+    # underflow to 0 and of data near 1e200 overflow to inf.
     chosen = [int(rng.integers(len(X)))]
-    sq_dist = np.sum((X - X[chosen[0]]) ** 2, axis=1)
+    extent = np.max(np.abs(X - X[chosen[0]]))
+    Z = (X - X[chosen[0]]) / extent if extent > 0 else np.zeros_like(X)
+    sq_dist = np.sum(Z**2, axis=1)
     for _ in range(1, n_components):
         total = sq_dist.sum()
-        if total <= 0:
-            _raise_too_few_distinct(len(np.unique(X, axis=0)), n_components)
+        if not total > 0:
+            _check_enough_distinct(X, n_components)
+            # distinct points closer than extent * 1e-154: their squares underflow
+            raise ValueError(
+                f"X has points that differ by less than 1e-154 of its extent ({extent:.3g}); "
+                "k-means++ cannot tell them apart: rescale X or use fewer components"
+            )
         chosen.append(int(rng.choice(len(X), p=sq_dist / total)))
-        np.minimum(sq_dist, np.sum((X - X[chosen[-1]]) ** 2, axis=1), out=sq_dist)
+        np.minimum(sq_dist, np.sum((Z - Z[chosen[-1]]) ** 2, axis=1), out=sq_dist)
     return X[chosen].copy()
 
 
@@ -593,7 +711,9 @@ def initial_params(
     :func:`kmeans_plusplus`) or ``"random_from_data"`` (distinct data
     points drawn uniformly).  Weights not given are uniform; covariances not
     given are the covariance of ``X`` (plus ``reg_covar`` on the diagonal)
-    for every component, in the form of ``covariance_type``.  The Gaussian
+    for every component, in the form of ``covariance_type`` (its diagonal
+    alone if that matrix is not positive definite in floating point, as for
+    a far outlier along a direction in which the other points barely spread).  The Gaussian
     hidden Markov model (:func:`emtutor.hmm.fit_gaussian`) starts its
     emissions the same way.
 
@@ -621,6 +741,16 @@ def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, m
         n_features = X.shape[1]
         data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
         data_cov.flat[:: n_features + 1] += reg_covar
+        if covariance_type in ("full", "tied") and not _is_positive_definite(data_cov):
+            # collinear to rounding (e.g. one point 1e10 away along a direction
+            # the others barely spread in): start from the variances alone
+            data_cov = np.diag(np.diag(data_cov))
+        if not np.all(np.diag(data_cov) > 0):
+            j = int(np.flatnonzero(~(np.diag(data_cov) > 0))[0])
+            raise ValueError(
+                f"column {j} of X is constant, so the initial covariances (the covariance "
+                "of X) are singular; pass reg_covar > 0, covariances, or drop the column"
+            )
         covariances = COVARIANCE_TYPES[covariance_type].from_full(data_cov, k)
     return GMMParams(weights, means, covariances)
 

@@ -326,7 +326,15 @@ def frame_log_likelihood(X, params, *, covariance_type: str = "diag") -> np.ndar
     if isinstance(params, CategoricalHMMParams):
         with np.errstate(divide="ignore"):  # a zero emission probability is log 0 = -inf
             return np.log(params.emissionprob).T[X]
-    return gmm.log_gaussian_density(X, params.means, params.covariances, covariance_type)
+    try:
+        return gmm.log_gaussian_density(X, params.means, params.covariances, covariance_type)
+    except gmm.CollapsedComponentError as exc:
+        raise _state_collapsed(exc, exc.component) from None
+
+
+def _state_collapsed(exc, state) -> gmm.CollapsedComponentError:
+    """The mixture's "component collapsed" error, naming the state."""
+    return gmm.CollapsedComponentError(int(state), exc.what, exc.problem, unit="state")
 
 
 def posteriors(data: Sequences, params, *, covariance_type: str = "diag", method: str = "chunked"):
@@ -476,7 +484,10 @@ def _gaussian_m_step(X, resp, old, learn, reg_covar, covariance_type):
     used = counts > _MIN_COUNT
     if not ("m" in learn or "c" in learn) or not np.any(used):
         return old.means, old.covariances
-    fitted = gmm.m_step(X, resp[:, used], reg_covar=reg_covar, covariance_type=covariance_type)
+    try:
+        fitted = gmm.m_step(X, resp[:, used], reg_covar=reg_covar, covariance_type=covariance_type)
+    except gmm.CollapsedComponentError as exc:
+        raise _state_collapsed(exc, np.flatnonzero(used)[exc.component]) from None
     means = old.means.copy()
     if "m" in learn:
         means[used] = fitted.means

@@ -212,7 +212,7 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
         return out
     size = chunk_size or int(np.ceil(np.sqrt(n_steps)))
     n_chunks = -(-n_steps // size)
-    # steps past the end multiply by ones: harmless, and discarded
+    # steps past the end multiply by ones and are discarded
     steps = np.ones((n_chunks * size, n_components))
     steps[:n_steps] = lik[1:]
     steps = steps.reshape(n_chunks, size, n_components).transpose(1, 0, 2)  # (size, chunks, K)
@@ -253,9 +253,13 @@ def filter_chunked(init, matrix, lik, chunk_size=None):
             v = (v @ matrix) * steps[s]
             v /= add(v, axis=1, keepdims=True)
             result[s] = v
-    if not np.all(np.isfinite(result)):  # a zero normaliser gave 0/0 somewhere
-        raise ValueError("the sequence has probability zero under the parameters")
+    # Only the real steps are checked: the padding steps past the end still
+    # apply ``matrix``, and in the backward pass (``matrix = transmat.T``) a
+    # state that no state can enter has a zero row there, so a padding step
+    # may give 0/0 even though the sequence is possible.
     out[1:] = result.transpose(1, 0, 2).reshape(-1, n_components)[:n_steps]
+    if not np.all(np.isfinite(out)):  # a zero normaliser gave 0/0 at a real step
+        raise ValueError("the sequence has probability zero under the parameters")
     return out
 
 

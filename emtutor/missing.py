@@ -17,10 +17,23 @@ the matrices a pattern needs are computed once per pattern, and patterns with
 the same number of missing values are handled together as one stack, so an
 iteration is a handful of array operations per number of missing values,
 never a Python loop over rows (nor over patterns, of which a 20-feature data
-set with 20% of its values missing has tens of thousands).  The per-pattern
-quantities come from the precision matrix ``Lambda = Sigma^{-1}``
-(:eq:`missing-precision-identities`): the conditional covariance of ``x_m`` is
-``inv(Lambda[m, m])`` and only that small ``|m| x |m|`` block is factorised.
+set with 20% of its values missing has tens of thousands).  Each pattern's
+quantities come from the Cholesky factor of its observed block
+``Sigma_oo`` (one batched call per number of missing values), as in
+:eq:`missing-conditional-mean` and :eq:`missing-conditional-cov`.  (The
+precision identities :eq:`missing-precision-identities` would need only the
+smaller ``|m| x |m|`` blocks of ``Lambda = Sigma^{-1}``, but they subtract
+numbers of size ``1 / lambda_min(Sigma)``: once ``Sigma`` is ill-conditioned,
+as it is near a collinear maximum or when EM drifts towards a singular
+covariance, they lose every digit of the log-likelihood.)
+
+Where the observed-data likelihood has no maximum with a positive definite
+covariance (some set of variables is observed together in too few rows, or
+the observed values are collinear), EM drives the covariance towards a
+singular matrix and the likelihood grows without bound; :func:`m_step`
+then raises a ``ValueError`` that names those variables.  ``reg_covar``, the
+same setting as in :func:`emtutor.gmm.fit`, adds ``reg_covar * I`` to the
+covariance of every M-step and so gives the fit a maximum.
 
 A row with every value missing says nothing about the parameters: it adds
 zero to the log-likelihood and is left out of the M-step; :func:`impute`
@@ -35,7 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_data_matrix, check_positive_int, check_shape, check_spd
+from ._validation import as_data_matrix, check_nonnegative, check_positive_int, check_shape, check_spd
 from .em import EMResult, run_em
 
 __all__ = [
@@ -46,6 +59,7 @@ __all__ = [
     "e_step",
     "m_step",
     "log_likelihood",
+    "regularisation_slack",
     "initial_params",
     "fit",
     "impute",
@@ -96,9 +110,11 @@ class _CountGroup:
     rows: np.ndarray  # (n_rows,) row indices into X
     missing_cols: np.ndarray  # (n_rows, n_missing) missing columns of each row, sorted
     pattern_cols: np.ndarray  # (n_patterns, n_missing) missing columns of each distinct pattern
+    observed_cols: np.ndarray  # (n_patterns, n_features - n_missing) observed columns of each pattern, sorted
     pattern_of_row: np.ndarray  # (n_rows,) index into pattern_cols
     pattern_counts: np.ndarray  # (n_patterns,) rows per pattern
     flat_missing: np.ndarray  # (n_rows * n_missing,) flat indices of the missing entries in X
+    flat_observed: np.ndarray  # (n_rows, n_features - n_missing) flat indices of the observed entries in X
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,7 @@ class PatternGroups:
     n_patterns: int
     _filled: np.ndarray  # X with 0 where missing
     _n_observed: np.ndarray  # (n_samples,)
-    _groups: tuple  # of _CountGroup, one per number of missing values in 1..n_features
+    _groups: tuple  # of _CountGroup, one per number of missing values in 0..n_features
 
     @property
     def shape(self) -> tuple:
@@ -192,41 +208,60 @@ def group_patterns(X) -> PatternGroups:
     return data
 
 
-def _precision(params: MissingNormalParams) -> tuple:
-    """Cholesky factor ``L`` of the covariance, ``inv(L)`` and ``Lambda``."""
+def _cholesky(covariance: np.ndarray, what: str) -> np.ndarray:
+    """Lower Cholesky factor(s) of ``covariance``, or a ``ValueError`` saying ``what`` is singular."""
     try:
-        chol = np.linalg.cholesky(params.covariance)
+        return np.linalg.cholesky(covariance)
     except np.linalg.LinAlgError:
         raise ValueError(
-            "the covariance is not positive definite: the observed rows cannot "
-            "pin down every variance (too few rows observe some set of variables "
-            "together, or variables are collinear); drop or combine variables"
+            f"{what} is not positive definite (numerically singular): the observed rows "
+            "cannot pin down every variance (too few rows observe some set of variables "
+            "together, or variables are collinear); pass reg_covar > 0 (e.g. 1e-6) or drop "
+            "or combine variables"
         ) from None
-    chol_inv = np.tril(np.linalg.inv(chol))  # lower triangular, as inv(L) is
-    precision = chol_inv.T @ chol_inv
-    precision = 0.5 * (precision + precision.T)
-    return chol, chol_inv, precision
 
 
-def _pattern_blocks(precision: np.ndarray, group: _CountGroup) -> tuple:
-    """Conditional covariances and log-determinants of one count group.
+def _pattern_blocks(covariance: np.ndarray, group: _CountGroup) -> tuple:
+    """What the rows of one count group need, one stack entry per pattern.
 
-    Returns ``cond_cov`` of shape (n_patterns, k, k), ``inv(Lambda[m, m])``
-    for each pattern, and ``log_det_lambda_mm`` of shape (n_patterns,).
+    With ``L`` the Cholesky factor of the observed block ``Sigma_oo``:
+    ``chol_inv = inv(L)`` of shape (n_patterns, q, q), ``gain =
+    Sigma_mo inv(L)'`` of shape (n_patterns, k, q) (so the conditional mean
+    :eq:`missing-conditional-mean` is ``mu_m + gain @ inv(L) (x_o - mu_o)``),
+    the conditional covariance :eq:`missing-conditional-cov`
+    ``Sigma_mm - gain gain'`` of shape (n_patterns, k, k), and
+    ``log |Sigma_oo|`` of shape (n_patterns,); ``q`` and ``k`` are the numbers
+    of observed and missing values.
     """
-    cols = group.pattern_cols
-    lambda_mm = precision[cols[:, :, None], cols[:, None, :]]
-    try:
-        chol_mm = np.linalg.cholesky(lambda_mm)
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            "a block of the precision matrix is not positive definite: the "
-            "covariance is numerically singular"
-        ) from None
-    log_det = 2.0 * np.sum(np.log(np.diagonal(chol_mm, axis1=1, axis2=2)), axis=1)
-    cond_cov = np.linalg.inv(lambda_mm)
+    obs, mis = group.observed_cols, group.pattern_cols
+    sigma_oo = covariance[obs[:, :, None], obs[:, None, :]]
+    chol = _cholesky(sigma_oo, "the covariance of the observed variables of some rows")
+    log_det = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+    chol_inv = np.tril(np.linalg.inv(chol))
+    gain = covariance[mis[:, :, None], obs[:, None, :]] @ np.swapaxes(chol_inv, 1, 2)
+    cond_cov = covariance[mis[:, :, None], mis[:, None, :]] - gain @ np.swapaxes(gain, 1, 2)
     cond_cov = 0.5 * (cond_cov + np.swapaxes(cond_cov, 1, 2))
-    return cond_cov, log_det
+    return chol_inv, gain, cond_cov, log_det
+
+
+#: Floats per temporary (per-row copies of a pattern's matrices) in the E-step.
+_BLOCK_FLOATS = 2**16
+
+
+def _whiten_rows(chol_inv, gain, pattern_of_row, z) -> tuple:
+    """Per row: ``y = inv(L_p) z`` (whose squared norm is the Mahalanobis term) and
+    ``gain_p @ y`` (the conditional mean's shift), in blocks of rows."""
+    n_rows, q = z.shape
+    k = gain.shape[1]
+    y = np.empty_like(z)
+    shift = np.empty((n_rows, k))
+    step = max(1, _BLOCK_FLOATS // (q * (q + k)))
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step)
+        p = pattern_of_row[rows]
+        y[rows] = np.matmul(chol_inv[p], z[rows, :, None])[..., 0]
+        shift[rows] = np.matmul(gain[p], y[rows, :, None])[..., 0]
+    return y, shift
 
 
 def e_step(X, params: MissingNormalParams, previous=None) -> tuple[MissingExpectations, np.ndarray]:
@@ -234,12 +269,13 @@ def e_step(X, params: MissingNormalParams, previous=None) -> tuple[MissingExpect
 
     For every row, the missing values are replaced by their conditional mean
     :eq:`missing-conditional-mean` and the conditional covariance
-    :eq:`missing-conditional-cov` is added to ``cov_correction``; both are
-    computed through the precision matrix as in
-    :eq:`missing-precision-identities`, one stack of ``|m| x |m|`` blocks per
-    number of missing values, one block per pattern.  The per-row normaliser
-    is ``log N(x_o | mu_o, Sigma_oo)``, the row's term of
-    :eq:`missing-log-likelihood` (zero for a row with nothing observed).
+    :eq:`missing-conditional-cov` is added to ``cov_correction``; both come
+    from the Cholesky factor of the observed block ``Sigma_oo``, one stack
+    of blocks per number of missing values, one block per pattern.  The
+    per-row normaliser is ``log N(x_o | mu_o, Sigma_oo)``, the row's term of
+    :eq:`missing-log-likelihood` (zero for a row with nothing observed),
+    computed from the same factor, so it keeps its digits when ``Sigma`` is
+    ill-conditioned.
 
     Parameters
     ----------
@@ -260,46 +296,37 @@ def e_step(X, params: MissingNormalParams, previous=None) -> tuple[MissingExpect
     data = group_patterns(X)
     mean, covariance = params
     n_samples, n_features = data.shape
-    chol, chol_inv, precision = _precision(params)
-    log_det = 2.0 * np.sum(np.log(np.diag(chol)))
-
     X_hat = data.X.copy()
     cov_correction = np.zeros((n_features, n_features))
-    log_det_oo = np.full(n_samples, log_det)  # log |Sigma_oo| of each row
-    centred_filled = data._filled - mean
-    centred_filled[data.missing] = 0.0  # z_o in the observed slots, 0 elsewhere
-    lambda_z = centred_filled @ precision  # (Lambda z)[m] = Lambda_mo z_o
-
+    log_norm = np.zeros(n_samples)
     for group in data._groups:
-        rows, cols = group.rows, group.missing_cols
-        if group.n_missing == n_features:  # nothing observed: the mean, no contribution
+        rows, k = group.rows, group.n_missing
+        if k == n_features:  # nothing observed: the mean, no contribution
             X_hat[rows] = mean
             continue
-        cond_cov, log_det_mm = _pattern_blocks(precision, group)
-        w = lambda_z.take(group.flat_missing).reshape(cols.shape)  # Lambda_mo z_o, (n_rows, k)
-        shift = np.einsum("nij,nj->ni", cond_cov[group.pattern_of_row], w)
-        X_hat.put(group.flat_missing, mean[cols] - shift)
-        log_det_oo[rows] += log_det_mm[group.pattern_of_row]
-        weighted = group.pattern_counts[:, None, None] * cond_cov
-        pc = group.pattern_cols
-        np.add.at(cov_correction, (pc[:, :, None], pc[:, None, :]), weighted)
-
-    # Mahalanobis term of the observed part: with x_m at its conditional mean,
-    # (x_hat - mu)' Lambda (x_hat - mu) = (x_o - mu_o)' Sigma_oo^{-1} (x_o - mu_o).
-    z = (X_hat - mean) @ chol_inv.T
-    maha = np.einsum("ij,ij->i", z, z)
-    log_norm = -0.5 * (data._n_observed * _LOG_2PI + log_det_oo + maha)
-    log_norm[~data.used] = 0.0
+        chol_inv, gain, cond_cov, log_det = _pattern_blocks(covariance, group)
+        obs_of_row = group.observed_cols[group.pattern_of_row]  # (n_rows, q)
+        z = data.X.take(group.flat_observed) - mean[obs_of_row]  # x_o - mu_o
+        y, shift = _whiten_rows(chol_inv, gain, group.pattern_of_row, z)
+        log_norm[rows] = -0.5 * ((n_features - k) * _LOG_2PI + log_det[group.pattern_of_row]
+                                 + np.einsum("ij,ij->i", y, y))
+        if k:
+            X_hat.put(group.flat_missing, mean[group.missing_cols] + shift)
+            pc = group.pattern_cols
+            weighted = group.pattern_counts[:, None, None] * cond_cov
+            np.add.at(cov_correction, (pc[:, :, None], pc[:, None, :]), weighted)
     return MissingExpectations(X_hat, cov_correction), log_norm
 
 
-def m_step(X, expectations: MissingExpectations, params: MissingNormalParams | None = None) -> MissingNormalParams:
+def m_step(X, expectations: MissingExpectations, params: MissingNormalParams | None = None, *,
+           reg_covar: float = 0.0) -> MissingNormalParams:
     """M-step: mean and covariance from the expected sufficient statistics.
 
     Implements :eq:`missing-m-mean` and :eq:`missing-m-cov` over the rows with
-    at least one observed value.  The covariance is computed from the centred
-    filled-in data (two passes), not as ``E[x x'] - mu mu'``, so no
-    cancellation spoils it when the mean is large.
+    at least one observed value, then adds ``reg_covar`` to the diagonal of
+    the covariance.  The covariance is computed from the centred filled-in
+    data (two passes), not as ``E[x x'] - mu mu'``, so no cancellation spoils
+    it when the mean is large.
 
     Parameters
     ----------
@@ -308,19 +335,94 @@ def m_step(X, expectations: MissingExpectations, params: MissingNormalParams | N
     params : MissingNormalParams, optional
         The current parameters (the driver hands them to every M-step);
         unused, as the M-step is a closed form in the expectations.
+    reg_covar : float, default 0
+        Added to the diagonal of the covariance after the division by the
+        number of rows (the meaning it has in :func:`emtutor.gmm.fit`).
 
     Returns
     -------
     MissingNormalParams
+
+    Raises
+    ------
+    ValueError
+        If the covariance is numerically singular (its correlation matrix
+        has an eigenvalue within rounding of zero): the observed-data
+        likelihood then has no maximum with a positive definite covariance.
+        The message names the variables involved and how many rows observe
+        them together.
     """
     data = group_patterns(X)
+    reg_covar = check_nonnegative(reg_covar, "reg_covar")
     X_hat = expectations.X_hat[data.used]
     n_used = len(X_hat)
     mean = X_hat.mean(axis=0)
     centred = X_hat - mean
     covariance = (centred.T @ centred + expectations.cov_correction) / n_used
     covariance = 0.5 * (covariance + covariance.T)
+    covariance.flat[:: len(covariance) + 1] += reg_covar
+    _check_not_singular(covariance, data, reg_covar)
     return MissingNormalParams(mean, covariance)
+
+
+def _check_not_singular(covariance: np.ndarray, data: PatternGroups, reg_covar: float) -> None:
+    """Raise if ``covariance`` is singular up to the rounding of its computation.
+
+    The check is on the correlation matrix, so it does not depend on the
+    units of the variables: an eigenvalue below ``_SINGULAR_RTOL * n_features``
+    is rounding noise of the M-step's sums.  The eigenvector says which
+    variables are (nearly) linearly dependent; if fewer than ``|S| + 1`` rows
+    observe that set ``S`` together, any ``|S|`` of them lie on a hyperplane
+    and the likelihood grows without bound as the covariance flattens onto it.
+    """
+    n_features = len(covariance)
+    scale = np.sqrt(np.diag(covariance))
+    if np.all(scale > 0):
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance / scale[:, None] / scale[None, :])
+        if eigenvalues[0] > _SINGULAR_RTOL * n_features:
+            return
+        direction = eigenvectors[:, 0]
+        involved = np.flatnonzero(np.abs(direction) >= 1e-4)  # the rest is rounding
+        smallest = f"the standardised combination of variables {involved.tolist()} has variance {eigenvalues[0]:.1e}"
+    else:
+        involved = np.flatnonzero(scale <= 0)
+        smallest = f"variables {involved.tolist()} have variance 0"
+    together = int(np.count_nonzero(np.all(~data.missing[:, involved], axis=1)))
+    if together <= len(involved):
+        why = (f"variables {involved.tolist()} are observed together in only {together} row(s), fewer than "
+               f"the {len(involved) + 1} needed to estimate their joint covariance")
+    else:
+        why = f"the observed values of variables {involved.tolist()} are (nearly) collinear"
+    remedy = (f"increase reg_covar (now {reg_covar:g})" if reg_covar > 0 else
+              "pass reg_covar > 0 (e.g. 1e-6; added to the covariance's diagonal in every M-step)")
+    raise ValueError(
+        f"the covariance has become singular ({smallest}): {why}, so the observed-data likelihood has no "
+        "maximum with a positive definite covariance and grows without bound as the covariance "
+        f"degenerates; {remedy}, or drop or combine those variables"
+    )
+
+
+#: Relative size (per feature) below which an eigenvalue of the covariance's
+#: correlation matrix is rounding noise.
+_SINGULAR_RTOL = 100 * np.finfo(float).eps
+
+
+def regularisation_slack(X, expectations: MissingExpectations, old_params: MissingNormalParams,
+                         new_params: MissingNormalParams, *, reg_covar: float) -> float:
+    """How far the log-likelihood may fall in one regularised EM step.
+
+    With ``reg_covar > 0`` the M-step maximises the expected complete-data
+    log-likelihood minus the penalty ``(reg_covar / 2) N tr(inv(Sigma))``
+    (``N`` the rows with an observed value), so EM increases the penalised
+    log-likelihood ``LL - (reg_covar / 2) N tr(inv(Sigma))`` (the bound
+    :eq:`gmm-reg-bound` with one component).  The driver monitors the
+    log-likelihood and allows it to fall by this slack,
+    ``(reg_covar / 2) N [tr inv(Sigma_old) - tr inv(Sigma_new)]``, which is
+    the same check as monitoring the penalised objective.
+    """
+    n_used = group_patterns(X).n_used
+    change = np.trace(np.linalg.inv(new_params.covariance)) - np.trace(np.linalg.inv(old_params.covariance))
+    return -0.5 * reg_covar * n_used * float(change)
 
 
 def log_likelihood(X, params: MissingNormalParams) -> float:
@@ -367,6 +469,7 @@ def fit(
     *,
     mean=None,
     covariance=None,
+    reg_covar: float = 0.0,
     tol: float = 1e-4,
     max_iter: int = 1000,
     record: bool = False,
@@ -382,6 +485,18 @@ def fit(
     covariance : array of shape (n_features, n_features), optional
         Initial covariance; default diagonal with each column's observed
         variance.
+    reg_covar : float, default 0
+        ``epsilon`` in ``Sigma = S / N + epsilon I``: added to the diagonal
+        of the covariance in every M-step, the meaning it has in
+        :func:`emtutor.gmm.fit`.  Needed when the observed-data likelihood
+        has no maximum with a positive definite covariance (too few rows
+        observe some set of variables together, or collinear variables):
+        without it EM then raises a ``ValueError`` that names those
+        variables.  With ``reg_covar > 0`` EM maximises the penalised
+        log-likelihood ``LL - (reg_covar / 2) N tr(inv(Sigma))`` (``N`` the
+        rows with an observed value); ``result.objectives`` is still the
+        log-likelihood, which may then fall slightly, and each iteration is
+        checked against :func:`regularisation_slack`.
     tol : float, default 1e-4
         Stop when the observed-data log-likelihood *per row* changes by
         less than ``tol`` (checked from the second iteration on; see
@@ -404,8 +519,10 @@ def fit(
     ------
     ValueError
         For bad ``X`` (see :func:`group_patterns`), initial parameters of the
-        wrong shape or not symmetric positive definite, or a covariance that
-        becomes singular.
+        wrong shape or not symmetric positive definite, a bad ``reg_covar``,
+        or a covariance that becomes singular (the likelihood has no
+        maximum; the message names the variables and suggests
+        ``reg_covar``).
 
     Examples
     --------
@@ -418,6 +535,7 @@ def fit(
     """
     data = group_patterns(X)
     n_samples, n_features = data.shape
+    reg_covar = check_nonnegative(reg_covar, "reg_covar")
     default = initial_params(data)
     params = _check_params(
         MissingNormalParams(
@@ -426,8 +544,9 @@ def fit(
         ),
         n_features,
     )
-    return run_em(data, params, e_step=e_step, m_step=m_step, n_observations=n_samples, tol=tol, max_iter=max_iter,
-                  record=record)
+    slack = partial(regularisation_slack, reg_covar=reg_covar) if reg_covar > 0 else None
+    return run_em(data, params, e_step=e_step, m_step=partial(m_step, reg_covar=reg_covar), m_step_slack=slack,
+                  n_observations=n_samples, tol=tol, max_iter=max_iter, record=record)
 
 
 def impute(X, params: MissingNormalParams) -> np.ndarray:
@@ -477,13 +596,18 @@ def sample_imputations(X, params: MissingNormalParams, n_imputations: int = 5, r
     n_imputations = check_positive_int(n_imputations, "n_imputations")
     rng = np.random.default_rng(random_state)
     X_hat = e_step(data, params)[0].X_hat
-    _, _, precision = _precision(params)
     out = np.repeat(X_hat[None], n_imputations, axis=0)
     for group in data._groups:
-        cond_cov, _ = _pattern_blocks(precision, group)
-        chol = np.linalg.cholesky(cond_cov)[group.pattern_of_row]  # (n_rows, k, k)
+        if group.n_missing == 0:
+            continue
+        if group.n_missing == data.shape[1]:
+            cond_cov = params.covariance[None]
+        else:
+            cond_cov = _pattern_blocks(params.covariance, group)[2]
+        root = _cholesky(cond_cov, "the conditional covariance of the missing values of some rows")
+        root = root[group.pattern_of_row]  # (n_rows, k, k)
         noise = rng.standard_normal((n_imputations, len(group.rows), group.n_missing))
-        draws = np.einsum("nij,snj->sni", chol, noise)
+        draws = np.einsum("nij,snj->sni", root, noise)
         rows, cols = group.rows, group.missing_cols
         out[:, rows[:, None], cols] += draws
     return out
@@ -503,17 +627,17 @@ def _group_for_params(X) -> PatternGroups:
     for k in np.unique(n_missing):
         k = int(k)
         rows = np.flatnonzero(n_missing == k)
-        if k == 0:
-            n_patterns += 1
-            continue
         missing_cols = np.nonzero(missing[rows])[1].reshape(len(rows), k)
-        pattern_cols, pattern_of_row, counts = np.unique(
-            missing_cols, axis=0, return_inverse=True, return_counts=True
+        observed_cols = np.nonzero(~missing[rows])[1].reshape(len(rows), n_features - k)
+        pattern_cols, first, pattern_of_row, counts = np.unique(
+            missing_cols, axis=0, return_index=True, return_inverse=True, return_counts=True
         )
         n_patterns += len(pattern_cols)
         flat = (rows[:, None] * n_features + missing_cols).reshape(-1)
+        flat_observed = rows[:, None] * n_features + observed_cols
         groups.append(
-            _CountGroup(k, rows, missing_cols, pattern_cols, pattern_of_row.reshape(-1), counts, flat)
+            _CountGroup(k, rows, missing_cols, pattern_cols, observed_cols[first], pattern_of_row.reshape(-1),
+                        counts, flat, flat_observed)
         )
     return PatternGroups(
         X=X,

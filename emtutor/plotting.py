@@ -393,7 +393,8 @@ def animate_em(X, history, log_likelihoods=None, *, interval=200, figsize=(9.0, 
     else:
         fig, ax = plt.subplots(figsize=(figsize[1], figsize[1]), dpi=dpi)
     artists = MixtureArtists(ax, X, len(history.params[0].means), n_std=n_std, colors=colors)
-    title = ax.set_title("")
+    # the longest title the frames show, so that tight_layout leaves room for it
+    title = ax.set_title(f"iteration {n_frames - 1}")
     if log_likelihoods is not None:
         ax_ll.plot(np.arange(n_frames), log_likelihoods, color="0.6", lw=1)
         (point,) = ax_ll.plot([], [], "o", color="C3")

@@ -280,8 +280,31 @@ class EMExplorer:
         self.image.value = self._render_png()
         self.redraw_seconds.append(time.perf_counter() - start)
 
+    def still_png(self) -> bytes:
+        """The current picture as a PNG at twice the figure's resolution.
+
+        A page without a Python kernel (the static online book) cannot run
+        the controls, so it shows this still instead of the panel.
+        """
+        buffer = io.BytesIO()
+        try:
+            self.figure.savefig(buffer, format="png", dpi=2 * self.figure.dpi)
+        finally:
+            self._background = None  # savefig redrew the canvas: the next redraw starts afresh
+        return buffer.getvalue()
+
     def _repr_mimebundle_(self, **kwargs):
-        return self.panel._repr_mimebundle_(**kwargs)
+        """The panel for Jupyter, with a still (``image/png``) for pages without a kernel.
+
+        Jupyter front ends show the widget view; the static book prefers the
+        still (``nb_mime_priority_overrides`` in the book's ``_config.yml``),
+        shown at the figure's size, so it is stored at twice the resolution.
+        """
+        data = dict(self.panel._repr_mimebundle_(**kwargs))
+        data["image/png"] = self.still_png()
+        width, height = self.figure.get_size_inches() * self.figure.dpi
+        metadata = {"image/png": {"width": int(round(width)), "height": int(round(height))}}
+        return data, metadata
 
 
 def em_explorer(X, n_components=3, **kwargs) -> EMExplorer:

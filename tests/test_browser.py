@@ -18,14 +18,38 @@ each page it checks:
 * on a page with its own bibliography, citations link into that list;
 * on a page with a matplotlib JSHTML animation, clicking "Next frame"
   changes the frame; on a page with saved ipywidgets, every widget is drawn
-  and visible.
+  and visible;
+* on a page with saved ipywidgets, pressing every button and moving every
+  slider raises no page error (a static page has no kernel: dead controls
+  throw in the widget manager, as the EM explorer's Play did).
+
+Then, with every ``<details>``, solution and dropdown opened, what a reader
+sees is measured at 1366x900 and at a phone's 390x844 by the detectors of
+``tests/browser_checks.js``.  A page fails on:
+
+* TeX commands, ``$...$`` pairs, MyST roles (``{eq}``...) or reST roles in
+  prose outside math, or reST markup in displayed code;
+* a display equation wider than its column at desktop width; at phone width,
+  one that is wider and does not scroll, or scrolls with no visible scrollbar;
+* a page wider than the phone's viewport;
+* at phone width, a menu button that does not open a drawer listing every
+  chapter of the table of contents;
+* a notebook figure stored at less than twice the width it is shown at
+  (SVG exempt), or whose alt text is missing or a file name;
+* ``<function <lambda>>`` or "Alias for field number" in the text;
+* punctuation starting a line right after inline math.
+
+Each of these detectors is shown to fire on a page with exactly its defect
+(``tests/browser_fixtures/``, and a copy of the build with a dead menu
+button); ``clean.html`` shows that none fires on a page without one.
 
 The animation and widget checks run on every book page that has such
 output.  So that they also run while no chapter has any, a two-page fixture
 book (a JSHTML animation and a saved widget, made in this process without a
 kernel) is built with the book's own ``_config.yml`` and checked the same
-way.  Screenshots of the introduction, a derivation page and an animation
-page are saved under ``_build/screenshots/``.
+way.  Every page is photographed at both widths into
+``_build/screenshots/{desktop,phone}/`` (the whole page with
+``EMTUTOR_SCREENSHOTS=full``).
 
 Without Chromium (a reader's laptop) the module is skipped with a message
 saying how to install it; CI sets ``EMTUTOR_REQUIRE_BROWSER=1``, which turns
@@ -64,7 +88,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1280, "height": 900}
+#: A laptop, and a phone (an iPhone 12-15 in CSS pixels).
+VIEWPORT = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+#: The detectors of what a reader sees (raw markup, wide equations, figures,
+#: page width, the phone drawer...), shared with the fixture tests below.
+CHECKS_JS = (Path(__file__).resolve().parent / "browser_checks.js").read_text(encoding="utf-8")
+FIXTURES = Path(__file__).resolve().parent / "browser_fixtures"
+#: Every page is photographed at both widths into _build/screenshots/{desktop,phone}/:
+#: the first screen by default, the whole page with EMTUTOR_SCREENSHOTS=full
+#: (slower: about 3 s a page more on a 2-core machine).
+FULL_SCREENSHOTS = os.environ.get("EMTUTOR_SCREENSHOTS", "") == "full"
 
 #: Console messages of type "error" that do not fail a page: (regex, reason).
 CONSOLE_ALLOWLIST: list[tuple[str, str]] = [
@@ -112,7 +146,10 @@ def browser():
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         _missing_browser(f"no Chromium executable at {CHROMIUM}")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        # Playwright hides scrollbars in headless mode (--hide-scrollbars); a
+        # reader sees them, and the phone check measures them
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                             ignore_default_args=["--hide-scrollbars"])
         yield browser
         browser.close()
 
@@ -239,7 +276,7 @@ async () => {
 """
 
 
-def check_page(context, site: Site, page: str, screenshot: Path | None = None) -> dict:
+def check_page(context, site: Site, page: str, screenshot: bool = False, use_controls: bool = True) -> dict:
     """Open ``page`` of ``site``; return what was checked, fail on any problem."""
     problems: list[str] = []
     path = site.root / page
@@ -312,8 +349,9 @@ def check_page(context, site: Site, page: str, screenshot: Path | None = None) -
             problems += check_animations(tab)
         if state["widget_views"]:
             problems += check_widgets(tab, state["widget_views"])
-        if screenshot is not None:
-            take_screenshot(tab, screenshot, state)
+            if use_controls:
+                problems += use_widget_controls(tab, console_errors)
+        problems += check_reading(tab, page, screenshot)
     finally:
         tab.close()
 
@@ -327,6 +365,85 @@ def check_page(context, site: Site, page: str, screenshot: Path | None = None) -
         problems.append(f"console errors: {unexpected}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
     return state
+
+
+def check_reading(tab, page: str, screenshot: bool) -> list[str]:
+    """What a reader sees, at desktop and then at phone width (tests/browser_checks.js).
+
+    Every ``<details>``, solution and dropdown is opened first.  At phone
+    width the menu button is tapped: the drawer must open and list every
+    chapter.
+    """
+    problems = []
+    tab.evaluate(CHECKS_JS)
+    tab.evaluate("() => __emtutor.openAll()")
+    for mode, viewport in (("desktop", VIEWPORT), ("phone", PHONE)):
+        if mode == "phone":
+            tab.set_viewport_size(viewport)
+            tab.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        found = tab.evaluate("mode => __emtutor.check(mode)", mode)
+        for category, items in found.items():
+            more = f" (and {len(items) - 6} more)" if len(items) > 6 else ""
+            problems.append(f"[{mode}] {category}: " + "; ".join(items[:6]) + more)
+    if tab.evaluate("() => !!document.querySelector('.bd-header, .bd-sidebar-primary')"):
+        problems += check_drawer(tab)
+    if screenshot:
+        # after the checks: a full-page screenshot resizes the page while it is taken
+        name = page.replace("/", "__").removesuffix(".html") + ".jpg"
+        for mode, viewport in (("phone", PHONE), ("desktop", VIEWPORT)):
+            tab.set_viewport_size(viewport)
+            path = SCREENSHOT_DIR / mode / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(path), full_page=FULL_SCREENSHOTS, type="jpeg", quality=60)
+    return problems
+
+
+def check_drawer(tab) -> list[str]:
+    """At phone width, tapping the menu button shows the chapter list."""
+    toggle = tab.locator("button.primary-toggle:visible, label.primary-toggle:visible").first
+    if toggle.count() == 0:
+        return ["[phone] drawer: no visible menu button (.primary-toggle)"]
+    expected = tab.evaluate("() => document.querySelectorAll('.bd-docs-nav li.toctree-l1').length")
+    toggle.click()
+    try:
+        tab.wait_for_function(
+            "n => { const d = __emtutor.drawer(); return d.onScreen && d.visibleLinks >= n; }",
+            arg=max(expected, 1), timeout=3000)
+    except Exception:  # noqa: BLE001 - reported below
+        pass
+    seen = tab.evaluate("() => __emtutor.drawer()")
+    tab.keyboard.press("Escape")
+    if not seen["onScreen"] or seen["visibleLinks"] < max(expected, 1):
+        return [f"[phone] drawer: tapping the menu button did not show the chapter list "
+                f"(on screen: {seen['onScreen']}, {seen['visibleLinks']} of {expected} chapter links visible)"]
+    return []
+
+
+def use_widget_controls(tab, console_errors: list[str]) -> list[str]:
+    """Press every button of every widget and move every slider: no page error."""
+    before = len(console_errors)
+    widgets = tab.locator(".widget-subarea > .jupyter-widgets")
+    buttons = widgets.locator("button:visible")
+    for i in range(buttons.count()):
+        try:
+            buttons.nth(i).click(timeout=2000)
+        except Exception as exc:  # noqa: BLE001 - reported as a problem
+            console_errors.append(f"could not press widget button {i}: {exc}".splitlines()[0])
+        tab.wait_for_timeout(150)
+    sliders = widgets.locator(".slider-container .ui-slider-handle:visible, input[type=range]:visible")
+    for i in range(sliders.count()):
+        try:
+            sliders.nth(i).focus()
+            tab.keyboard.press("ArrowRight")
+            tab.keyboard.press("End")
+        except Exception as exc:  # noqa: BLE001
+            console_errors.append(f"could not move widget slider {i}: {exc}".splitlines()[0])
+    tab.wait_for_timeout(400)
+    errors = console_errors[before:]
+    if errors:
+        del console_errors[before:]
+        return [f"page errors when the widget controls are used: {errors[:4]}"]
+    return []
 
 
 def check_links(site: Site, page: str, state: dict) -> list[str]:
@@ -403,21 +520,8 @@ def check_widgets(tab, n_views: int) -> list[str]:
     return [f"widgets {hidden} rendered but not visible"] if hidden else []
 
 
-def take_screenshot(tab, path: Path, state: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    focus = None
-    if state["animations"]:
-        focus = tab.locator(".animation").first
-    elif "derivation" in path.name:
-        focus = tab.locator("div.math").first
-    if focus is not None:
-        focus.scroll_into_view_if_needed()
-        tab.evaluate("() => window.scrollBy(0, -120)")
-    tab.screenshot(path=str(path))
-
-
 # --------------------------------------------------------------------------
-# Which pages get screenshots
+# Pages with special content
 # --------------------------------------------------------------------------
 
 
@@ -445,9 +549,6 @@ DERIVATION_PAGE = max(
 ANIMATION_PAGES = [p for p in PAGES if _has_animation(p)]
 WIDGET_PAGES = [p for p in PAGES if _has_widgets(p)]
 API_MATH_PAGES = [p for p in PAGES if p.startswith("book/api/") and _math_inline(p)]
-SCREENSHOTS = {INTRO_PAGE: "intro.png", DERIVATION_PAGE: "derivation.png"}
-if ANIMATION_PAGES:
-    SCREENSHOTS[ANIMATION_PAGES[0]] = "animation.png"
 # The fixture book (below) stands in while the book has no such pages.
 NEEDS_FIXTURE_BOOK = not (ANIMATION_PAGES and WIDGET_PAGES)
 
@@ -459,8 +560,7 @@ NEEDS_FIXTURE_BOOK = not (ANIMATION_PAGES and WIDGET_PAGES)
 
 @pytest.mark.parametrize("page", PAGES or ["<no build>"])
 def test_page(context, site, page):
-    name = SCREENSHOTS.get(page)
-    check_page(context, site, page, SCREENSHOT_DIR / name if name else None)
+    check_page(context, site, page, screenshot=True)
 
 
 def test_the_special_pages_exist():
@@ -499,6 +599,145 @@ def test_the_checks_catch_a_broken_page(context, tmp_path_factory, name):
             check_page(context, served, name)
     finally:
         served.close()
+
+
+# Each detector of tests/browser_checks.js on a page with exactly its defect
+# (tests/browser_fixtures/*.html, MathJax from the build), and on a copy of a
+# real page with a broken phone drawer.
+
+FIXTURE_PAGES = sorted(path.name for path in FIXTURES.glob("*.html"))
+
+
+FIXTURE_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name}</title>
+<script>window.MathJax = {{options: {{processHtmlClass: "math"}}}}</script>
+<script defer src="_static/mathjax/tex-chtml.js"></script>
+<script>
+  // Narrows paragraph #id until the line breaks right after its math, so that
+  // the punctuation after it starts the next line (as it did in the book at
+  // some widths), or down to min px if it never does.
+  function squeezeUntilPunctuationWraps(id, min) {{
+    window.addEventListener("load", () => MathJax.startup.promise.then(() => {{
+      const p = document.getElementById(id);
+      const math = p.querySelector("mjx-container");
+      const mark = document.createRange();
+      mark.setStart(math.parentNode.nextSibling, 0);
+      mark.setEnd(math.parentNode.nextSibling, 1);
+      for (let width = p.offsetWidth; width > min; width--) {{
+        p.style.width = width + "px";
+        if (mark.getClientRects()[0].top >= math.getBoundingClientRect().bottom - 2) break;
+      }}
+    }}));
+  }}
+</script>
+</head><body><main style="max-width: 700px; margin: 0 auto; padding: 0 8px">
+{body}
+</main></body></html>
+"""
+
+
+def _expected(page: Path) -> str:
+    match = re.search(r"<!-- expect:(.*?)-->", page.read_text(encoding="utf-8"))
+    assert match, f"{page.name} says in <!-- expect: ... --> what the checks must report"
+    return match.group(1).strip()
+
+
+def _make_fixture_images(root: Path, page: Path):
+    """The PNGs a fixture page names as fixture-WxH.png, made at that size."""
+    from PIL import Image
+
+    for width, height in re.findall(r"fixture-(\d+)x(\d+)\.png", page.read_text(encoding="utf-8")):
+        Image.new("RGB", (int(width), int(height)), (200, 220, 240)).save(
+            root / f"fixture-{width}x{height}.png")
+
+
+@pytest.mark.parametrize("name", FIXTURE_PAGES)
+def test_each_detector_catches_its_defect(context, tmp_path_factory, name):
+    page = FIXTURES / name
+    expect = _expected(page)
+    root = tmp_path_factory.mktemp("fixture")
+    (root / "_static").symlink_to(HTML_DIR / "_static", target_is_directory=True)
+    (root / name).write_text(FIXTURE_PAGE.format(name=name, body=page.read_text(encoding="utf-8")),
+                             encoding="utf-8")
+    _make_fixture_images(root, page)
+    served = Site(root)
+    try:
+        if not expect:  # the clean page: no detector may fire
+            check_page(context, served, name)
+            return
+        with pytest.raises(AssertionError) as failure:
+            check_page(context, served, name)
+        assert expect in str(failure.value), f"{name}: expected {expect!r}, got:\n{failure.value}"
+    finally:
+        served.close()
+
+
+#: A capture-phase listener that swallows taps on the menu button: what readers
+#: met with pydata-sphinx-theme >= 0.17 (the theme's handler never ran).
+DEAD_DRAWER = ("<script>document.addEventListener('click', e => {"
+               " if (e.target.closest('.primary-toggle')) e.stopImmediatePropagation(); }, true)</script>")
+
+
+def test_the_drawer_check_catches_a_menu_button_that_does_nothing(context, site, tmp_path_factory):
+    """A copy of the build where one page's menu button is dead: the drawer check fires."""
+    page = INTRO_PAGE
+    root = tmp_path_factory.mktemp("dead_drawer")
+    for entry in HTML_DIR.iterdir():
+        if entry.name != "book":
+            (root / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    (root / "book").mkdir()
+    for entry in (HTML_DIR / "book").iterdir():
+        if entry.name != Path(page).name:
+            (root / "book" / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    text = (HTML_DIR / page).read_text(encoding="utf-8")
+    (root / page).write_text(text.replace("</head>", DEAD_DRAWER + "</head>", 1), encoding="utf-8")
+    served = Site(root)
+    try:
+        with pytest.raises(AssertionError, match=r"drawer: tapping the menu button did not show"):
+            check_page(context, served, page)
+        check_page(context, site, page)  # the real page passes
+    finally:
+        served.close()
+
+
+def search_snippets(context, site: Site, query: str) -> tuple[int, dict]:
+    """Search the book; return how many results have a snippet, and what the detectors find."""
+    tab = context.new_page()
+    try:
+        tab.goto(site.url(f"search.html?q={query}"), wait_until="load")
+        tab.wait_for_function(
+            "() => document.querySelectorAll('#search-results ul.search li p.context').length >= 3 "
+            "&& !document.querySelector('#search-progress')?.textContent.includes('Preparing')",
+            timeout=20000)
+        tab.wait_for_timeout(1000)  # the remaining snippets
+        tab.evaluate(CHECKS_JS)
+        count = tab.evaluate("() => document.querySelectorAll('#search-results p.context').length")
+        return count, tab.evaluate("() => __emtutor.check('desktop')")
+    finally:
+        tab.close()
+
+
+SEARCH_QUERY = "responsibilities"
+
+
+def test_search_snippets_show_no_raw_tex(context, site):
+    count, found = search_snippets(context, site, SEARCH_QUERY)
+    assert count >= 3
+    assert "raw_markup" not in found, found["raw_markup"]
+
+
+def test_the_search_check_catches_raw_tex_in_snippets(browser, site):
+    """Without emtutor-search.js (Sphinx's own snippets), the same search shows TeX."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.route("**/emtutor-search.js*", lambda route: route.abort())
+    try:
+        count, found = search_snippets(ctx, site, SEARCH_QUERY)
+    finally:
+        ctx.close()
+    assert count >= 3
+    assert any("TeX command" in problem for problem in found.get("raw_markup", [])), found
 
 
 # The fixture book: only built while the book itself has no animation or no
@@ -583,7 +822,17 @@ def fixture_site(fixture_build):
 if NEEDS_FIXTURE_BOOK:
 
     def test_fixture_animation_and_widget(context, fixture_site):
-        screenshot = None if ANIMATION_PAGES else SCREENSHOT_DIR / "animation.png"
-        state = check_page(context, fixture_site, "book/fixture.html", screenshot)
+        state = check_page(context, fixture_site, "book/fixture.html", use_controls=False)
         assert state["animations"] == 1 and state["widget_views"] == 1
         assert state["math"] >= 1
+
+    def test_the_controls_check_catches_dead_widget_controls(context, fixture_site):
+        """A saved Play widget in a page without a kernel: pressing it throws (the
+        explorer's Play/slider did, in embed-amd.js). The controls check must say so,
+        and nothing else is wrong with the page."""
+        with pytest.raises(AssertionError) as failure:
+            check_page(context, fixture_site, "book/fixture.html")
+        problems = [line.strip() for line in str(failure.value).splitlines()[1:]
+                    if line.strip() and not line.strip().startswith("assert")]
+        assert len(problems) == 1 and problems[0].startswith(
+            "page errors when the widget controls are used"), failure.value

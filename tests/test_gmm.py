@@ -249,3 +249,72 @@ def test_bad_input_raises_value_error_naming_the_problem(rng, X, n_components, o
 def test_bad_reg_covar(rng, reg_covar):
     with pytest.raises(ValueError, match="reg_covar"):
         gmm.fit(rng.normal(size=(10, 2)), 2, reg_covar=reg_covar)
+
+
+# ------------------------------------------------ far and huge values (issue 16)
+
+
+TYPES = ["full", "diag", "spherical", "tied"]
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_values_whose_squares_overflow_are_rejected_naming_x(covariance_type):
+    # predict_proba([[1e160, 1e160]]) was [[nan, nan]], predict 0, score nan;
+    # log_likelihood([[1e200, 0]]), score_samples and bic nan: squares of such
+    # values overflow float64, so they are refused at the boundary.
+    from emtutor import GaussianMixture
+
+    X = datasets.three_gaussians()
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    for point in ([[1e160, 1e160]], [[1e200, 0.0]]):
+        for method in ("predict_proba", "predict", "score", "score_samples", "bic"):
+            with pytest.raises(ValueError, match=r"^X has a value of 1e\+(160|200).*rescale X"):
+                getattr(model, method)(np.array(point))
+        with pytest.raises(ValueError, match=r"^X has a value"):
+            gmm.log_likelihood(np.array(point), model.params_, covariance_type=covariance_type)
+    # far but representable: finite answers
+    far = np.array([[1e100, 1e100], [-1e150, 3.0]])
+    proba = model.predict_proba(far)
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.isfinite(model.score(far)) and np.isfinite(model.bic(far))
+    with pytest.raises(ValueError, match=r"^X has a value of 4.*rescale X"):
+        gmm.fit(X * 1e200, 3, covariance_type=covariance_type, random_state=0)
+    with pytest.raises(ValueError, match=r"^X has a value"):
+        gmm.kmeans_plusplus(X * 1e200, 3, random_state=0)
+
+
+def test_a_log_density_that_overflows_names_the_row():
+    params = gmm.GMMParams(np.array([1.0]), np.zeros((1, 2)), np.array([[1e-10, 1e-10]]))
+    with pytest.raises(ValueError, match="row 1 of X has a log-density that float64 cannot represent"):
+        gmm.log_likelihood(np.array([[0.0, 0.0], [1e150, 0.0]]), params, covariance_type="diag")
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e150 / 20])
+def test_kmeans_plusplus_and_fit_do_not_depend_on_the_units(scale):
+    # X * 1e-300 said "X has only 300 distinct points, fewer than
+    # n_components=2" (the squared distances underflowed to 0)
+    X = datasets.three_gaussians()
+    ref = gmm.kmeans_plusplus(X, 3, random_state=5)
+    np.testing.assert_array_equal(gmm.kmeans_plusplus(X * scale, 3, random_state=5), ref * scale)
+    if scale ** 2 > 1e-300:  # variances of X * scale are representable
+        # reg_covar is absolute (scikit-learn's meaning): scale it with X
+        ours = gmm.fit(X * scale, 3, covariance_type="diag", reg_covar=1e-6 * scale**2, random_state=0)
+        expected = gmm.fit(X, 3, covariance_type="diag", random_state=0)
+        np.testing.assert_allclose(ours.resp, expected.resp, atol=1e-9)
+        np.testing.assert_allclose(ours.means, expected.means * scale, rtol=1e-9)
+    else:  # they underflow; the default reg_covar dominates, but the fit runs
+        assert np.isfinite(gmm.fit(X * scale, 2, random_state=0).objective)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_one_point_far_along_a_direction_the_others_barely_spread_in(covariance_type):
+    # (1e10, -1e10) added to the three clusters: the data covariance has a
+    # condition number ~1e18, not positive definite in float64; the fit said
+    # "covariances[0] is not positive definite" (a parameter the user never
+    # gave), and the tied type also failed its per-component collapse check.
+    from emtutor import GaussianMixture
+
+    X = np.vstack([datasets.three_gaussians(), [[1e10, -1e10]]])
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    assert np.isfinite(model.score(X))
+    assert np.all(np.isfinite(model.predict_proba(X)))

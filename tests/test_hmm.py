@@ -2,6 +2,7 @@
 mixture-model reduction, monotone Baum–Welch, zero probabilities, input checks."""
 
 import itertools
+import re
 import warnings
 
 import numpy as np
@@ -86,6 +87,88 @@ def test_forward_backward_matches_enumeration_categorical(method, seed):
                 own = (np.log(params.startprob[path[0]]) + np.log(params.transmat[path[:-1], path[1:]]).sum()
                        + frame[np.arange(n_samples), path].sum())
             assert own == pytest.approx(best_lp, abs=1e-12)
+
+
+def random_sparse_transmat(rng, k):
+    """A transition matrix with zeros; every other draw has a state that no state can enter."""
+    transmat = rng.dirichlet(np.ones(k), size=k)
+    transmat[rng.random((k, k)) < 0.4] = 0.0
+    if rng.random() < 0.5:
+        transmat[:, 0] = 0.0  # state 0 can only be the first state
+    for row in transmat:
+        if row.sum() == 0:
+            row[rng.integers(1, k)] = 1.0
+    return transmat / transmat.sum(axis=1, keepdims=True)
+
+
+def test_all_methods_match_enumeration_when_the_transition_matrix_has_zeros():
+    # The chunked backward pass padded its last chunk with steps that still
+    # apply transmat.T; with a state no state can enter (a zero column of
+    # transmat) a padding step gave 0/0 and method="chunked" (the default)
+    # raised "probability zero" where "scaled" and "log" give the likelihood.
+    checked = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        k = int(rng.integers(2, 5))
+        n_samples = int(rng.integers(2, 8 if k < 4 else 6))
+        params = random_categorical(rng, k, 3)._replace(transmat=random_sparse_transmat(rng, k))
+        if np.all(params.transmat[:, 0] == 0) and rng.random() < 0.7:
+            # state 0 starts every sequence and alone emits symbol 0
+            emissionprob = params.emissionprob.copy()
+            emissionprob[0], emissionprob[1:, 0] = [1.0, 0.0, 0.0], 0.0
+            emissionprob[1:] /= emissionprob[1:].sum(axis=1, keepdims=True)
+            params = params._replace(startprob=np.eye(k)[0], emissionprob=emissionprob)
+        x, _ = hmm.sample(params, n_samples, rng)
+        frame = hmm.frame_log_likelihood(x, params)
+        ll, gamma, xi_sum, *_ = brute_force(frame, params.startprob, params.transmat)
+        for method in METHODS:
+            g, xi, ll_fb = hmm_core.forward_backward(frame, params.startprob, params.transmat, method)
+            assert ll_fb == pytest.approx(ll, abs=1e-12), (seed, method)
+            np.testing.assert_allclose(g, gamma, atol=1e-12, rtol=0)
+            np.testing.assert_allclose(xi, xi_sum, atol=1e-12, rtol=0)
+        checked += bool(np.all(params.transmat[:, 0] == 0))
+    assert checked >= 10  # the zero-column case was exercised
+
+
+def test_chunked_gives_the_likelihood_where_a_state_cannot_be_entered():
+    # Parameters Baum-Welch reached on a 9-symbol sequence (the issue's kind
+    # of case): state 0 is only a start state.  Oracle: enumeration of all 4^9 paths.
+    x = np.array([3, 0, 1, 0, 1, 0, 1, 1, 1])
+    params = hmm.CategoricalHMMParams(
+        np.array([1.0, 0.0, 0.0, 0.0]),
+        np.array([[0.0, 0.982, 0.018, 0.0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 1, 0]]),
+        np.array([[0, 0, 0, 1.0], [1, 0, 0, 0], [0.669, 0.331, 0, 0], [0, 1, 0, 0]]),
+    )
+    frame = hmm.frame_log_likelihood(x, params)
+    ll = brute_force(frame, params.startprob, params.transmat)[0]
+    assert np.isfinite(ll)
+    for method in METHODS:
+        assert hmm_core.forward_backward(frame, params.startprob, params.transmat, method)[2] == pytest.approx(ll, abs=1e-12)
+    assert hmm.log_likelihood(x, params) == pytest.approx(ll, abs=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "full"])
+def test_a_collapsing_state_without_reg_covar_says_so(covariance_type):
+    # Three identical rows: without reg_covar a state's variance shrinks onto
+    # them.  The diagonal fit used to end in a false LikelihoodDecreaseError
+    # (or "observation 0 has probability zero"), and the mixture's message
+    # named a "component" by its index among the states with counts.
+    outcomes = {"converged": 0, "collapsed": 0}
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        n, d, k = int(rng.integers(10, 60)), int(rng.integers(1, 3)), int(rng.integers(2, 4))
+        X = rng.standard_normal((n, d)) * rng.choice([1, 1e3]) + rng.choice([0, 1e4])
+        X[:3] = X[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                hmm.fit_gaussian(X, k, covariance_type=covariance_type, reg_covar=0.0, random_state=seed,
+                                 max_iter=300)
+                outcomes["converged"] += 1
+            except ValueError as error:
+                assert re.search(r"of state \d+ .*the state has collapsed.*increase reg_covar", str(error)), error
+                outcomes["collapsed"] += 1
+    assert outcomes["collapsed"] >= 3
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "full"])

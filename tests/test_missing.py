@@ -63,8 +63,11 @@ def per_row_e_step(X, mean, cov):
     return X_hat, correction, log_norm
 
 
-def brute_force_mle(X, start):
-    """Maximise the observed-data log-likelihood directly over (mu, L), Sigma = L L'."""
+def brute_force_mle(X, start, reg_covar=0.0):
+    """Maximise the observed-data log-likelihood directly over (mu, L), Sigma = L L'.
+
+    With ``reg_covar > 0``, the penalised log-likelihood
+    ``LL - (reg_covar / 2) N tr(inv(Sigma))`` (``N`` rows with an observed value)."""
     n, d = X.shape
     tril = np.tril_indices(d)
     diag = np.arange(d)
@@ -72,6 +75,7 @@ def brute_force_mle(X, start):
     observed = ~np.isnan(X)
     patterns = [o for o in np.unique(observed, axis=0) if o.any()]
     blocks = [(o, X[(observed == o).all(axis=1)][:, o]) for o in patterns]
+    n_used = int(observed.any(axis=1).sum())
 
     def unpack(theta):
         mu = theta[:d]
@@ -89,7 +93,7 @@ def brute_force_mle(X, start):
             _, log_det = np.linalg.slogdet(S)
             maha = np.einsum("ij,ji->", z, np.linalg.solve(S, z.T))
             total += 0.5 * (x.size * np.log(2 * np.pi) + len(x) * log_det + maha)
-        return total
+        return total + 0.5 * reg_covar * n_used * np.trace(np.linalg.inv(cov))
 
     L0 = np.linalg.cholesky(start.covariance)
     L0[diag, diag] = np.log(L0[diag, diag])
@@ -241,7 +245,8 @@ def test_pattern_grouping_counts_distinct_patterns(rng):
     X = mcar(rng, correlated_data(rng, 300, 6), rate=0.25, n_complete=0)
     data = missing.group_patterns(X)
     assert data.n_patterns == len(np.unique(np.isnan(X), axis=0))
-    assert sum(len(g.rows) for g in data._groups) == np.isnan(X).any(axis=1).sum()
+    assert sum(len(g.rows) for g in data._groups) == len(X)
+    assert sum(len(g.rows) for g in data._groups if g.n_missing) == np.isnan(X).any(axis=1).sum()
 
 
 # --------------------------------------------------------- monotone ascent
@@ -392,3 +397,112 @@ def test_ascent_is_exact_to_rounding_with_unequal_groups_and_large_mean(rng, off
     lls = np.r_[result.initial_objective, result.objectives]
     assert np.all(np.diff(lls) >= -1e-12 * np.abs(lls[:-1]))
     assert lls[-1] - lls[0] > 1.0  # and it did climb
+
+
+# ------------------------------ no maximum, ill-conditioning, reg_covar (issue 16)
+
+
+def exact_log_likelihood(X, mean, cov):
+    """Oracle: the observed-data log-likelihood with Sigma_oo's determinant and
+    Mahalanobis term computed in exact rational arithmetic (Gaussian elimination
+    on Fractions of the float inputs), rounded once at the end."""
+    from fractions import Fraction
+
+    total = 0.0
+    for row in X:
+        o = ~np.isnan(row)
+        if not o.any():
+            continue
+        S = [[Fraction(v) for v in r] for r in cov[np.ix_(o, o)]]
+        z = [Fraction(a) - Fraction(b) for a, b in zip(row[o], mean[o])]
+        A = [r + [zi] for r, zi in zip(S, z)]  # augmented [S | z]
+        q, det = len(A), Fraction(1)
+        for i in range(q):  # S is positive definite: no pivoting needed
+            det *= A[i][i]
+            for r in range(q):
+                if r != i:
+                    f = A[r][i] / A[i][i]
+                    A[r] = [a - f * b for a, b in zip(A[r], A[i])]
+        maha = sum(zi * A[i][q] / A[i][i] for i, zi in enumerate(z))
+        total += -0.5 * (q * np.log(2 * np.pi) + np.log(float(det)) + float(maha))
+    return total
+
+
+def test_log_likelihood_keeps_its_digits_when_the_covariance_is_ill_conditioned(rng):
+    # Two features equal up to noise of 1e-5: the maximum exists, but the
+    # covariance's condition number is ~1e10.  The E-step used to go through the
+    # precision matrix, subtracting numbers of size 1/lambda_min: its
+    # log-likelihood was off in the 8th digit and the driver raised a false
+    # LikelihoodDecreaseError at iteration 32.
+    n = 200
+    x = rng.standard_normal(n)
+    X = np.c_[x, x + 1e-5 * rng.standard_normal(n), rng.standard_normal(n)]
+    X[rng.random(X.shape) < 0.2] = np.nan
+    result = missing.fit(X, tol=1e-10)
+    assert result.converged
+    assert np.linalg.cond(result.covariance) > 1e9
+    expected = exact_log_likelihood(X, *result.params)
+    assert abs(result.objective - expected) <= 1e-11 * abs(expected)
+    log_norm = missing.e_step(X, result.params)[1]
+    assert abs(log_norm.sum() - expected) <= 1e-11 * abs(expected)
+
+
+NO_MAXIMUM = np.array([[1, np.nan, 2], [2, 3, np.nan], [np.nan, 1, 1], [0, 2, 5]])
+
+
+def test_no_maximum_raises_a_value_error_that_names_the_variables_and_reg_covar():
+    # Only row 3 observes all three variables: a plane through the mean and that
+    # row fits it exactly, so the likelihood grows without bound as the
+    # covariance flattens onto the plane.  This used to end in a false
+    # LikelihoodDecreaseError ("the model's e_step or m_step is wrong").
+    message = r"variables \[0, 1, 2\] are observed together in only 1 row\(s\).*reg_covar"
+    with pytest.raises(ValueError, match=message):
+        missing.fit(NO_MAXIMUM)
+    with pytest.raises(ValueError, match=message):
+        MissingNormal().fit_transform(NO_MAXIMUM)
+
+
+def test_reg_covar_gives_the_maximum_of_the_penalised_likelihood():
+    reg_covar = 0.1
+    result = missing.fit(NO_MAXIMUM, reg_covar=reg_covar, tol=1e-12, max_iter=5000, record=True)
+    assert result.converged
+    # EM ascends the penalised log-likelihood LL - (reg/2) N tr(inv Sigma)
+    # at every iteration (the driver checks the log-likelihood with that slack)
+    penalised = [exact_log_likelihood(NO_MAXIMUM, *p) - 0.5 * reg_covar * 4 * np.trace(np.linalg.inv(p.covariance))
+                 for p in result.history.params]
+    assert np.all(np.diff(penalised) >= -1e-12 * np.abs(penalised[:-1]))
+    # and it reaches the maximiser a direct optimiser finds
+    (mean, cov), best = brute_force_mle(NO_MAXIMUM, missing.initial_params(NO_MAXIMUM), reg_covar=reg_covar)
+    np.testing.assert_allclose(result.mean, mean, atol=1e-4)
+    np.testing.assert_allclose(result.covariance, cov, atol=1e-4)
+    assert penalised[-1] >= best - 1e-8
+    assert np.linalg.eigvalsh(result.covariance)[0] >= reg_covar
+    model = MissingNormal(reg_covar=reg_covar, tol=1e-12, max_iter=5000).fit(NO_MAXIMUM)
+    np.testing.assert_allclose(model.covariance_, result.covariance)
+
+
+def test_small_random_problems_converge_or_say_why():
+    # The issue's study: n 5-60, d 2-5, 10-50% missing.  16% of these used to
+    # raise LikelihoodDecreaseError; now each fit converges or raises the
+    # ValueError above, and with reg_covar every one converges.
+    outcomes = {"converged": 0, "no maximum": 0}
+    for seed in range(40):
+        r = np.random.default_rng(seed)
+        n, d = int(r.integers(8, 61)), int(r.integers(2, 6))
+        X = r.standard_normal((n, d)) @ r.standard_normal((d, d))
+        X[r.random(X.shape) < r.uniform(0.1, 0.5)] = np.nan
+        try:
+            data = missing.group_patterns(X)
+        except ValueError:
+            continue  # a column with < 2 observed values: rejected up front
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                missing.fit(data)
+                outcomes["converged"] += 1
+            except ValueError as error:
+                assert "reg_covar" in str(error) and "observed together in only" in str(error)
+                outcomes["no maximum"] += 1
+            result = missing.fit(data, reg_covar=1e-6, max_iter=3000)
+        assert np.all(np.isfinite(result.covariance))
+    assert outcomes["no maximum"] >= 3 and outcomes["converged"] >= 20

@@ -157,6 +157,20 @@ def test_animate_em_one_frame_per_recorded_iteration(recorded):
     assert ax.get_title() == f"iteration {len(ll) - 1}"
 
 
+def test_animate_em_title_fits_in_the_frame(recorded):
+    """Every frame's title ("iteration t") lies inside the figure (was clipped at the top)."""
+    X, result = recorded
+    ll = np.r_[result.initial_objective, result.objectives]
+    animation = animate_em(X, result.history, log_likelihoods=ll, figsize=(8.0, 3.4), dpi=64)
+    fig = animation._fig
+    ax = fig.axes[0]
+    animation.to_jshtml()  # draws every frame; the last one stays
+    fig.canvas.draw()
+    box = ax.title.get_window_extent()
+    assert ax.get_title() == f"iteration {len(ll) - 1}"
+    assert 0 <= box.y0 and box.y1 <= fig.bbox.height, (box, fig.bbox)
+
+
 def test_animate_em_checks_log_likelihood_length(recorded):
     X, result = recorded
     with pytest.raises(ValueError, match=r"shape \(7,\)"):

@@ -129,3 +129,27 @@ def test_ipywidgets_is_optional(monkeypatch, X):
     finally:
         monkeypatch.undo()
         importlib.reload(module)
+
+
+def test_display_offers_a_sharp_still_for_pages_without_a_kernel(explorer):
+    """The static book shows the image/png of the bundle: the current picture at 2x."""
+    from PIL import Image
+    import io
+
+    data, metadata = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data  # Jupyter still gets the panel
+    still = Image.open(io.BytesIO(data["image/png"]))
+    shown = metadata["image/png"]
+    assert still.size == (2 * shown["width"], 2 * shown["height"])
+    # the still is the picture of the panel: the current image, at twice its size
+    panel = Image.open(io.BytesIO(explorer.image.value))
+    assert panel.size == (shown["width"], shown["height"])
+    small = np.asarray(still.convert("RGB").resize(panel.size, Image.Resampling.BOX), dtype=float)
+    # (resampling alone differs by about 3 grey levels on average; a still without
+    # the points and ellipses by about 6)
+    assert np.abs(small - np.asarray(panel.convert("RGB"), dtype=float)).mean() < 4.5
+    # taking the still leaves the slider's drawing intact
+    before = explorer.image.value
+    explorer.iteration.value = explorer.iteration.max
+    explorer.iteration.value = 0
+    assert explorer.image.value == before
