@@ -159,11 +159,6 @@ _KINDS: dict[str, _Kind] = {
 
 _COVARIANCE_KINDS = {"full": "spd_stack", "tied": "spd", "diag": "positive", "spherical": "positive"}
 
-#: The kind of every field of every model's parameters, by parameter type.
-#: A function of the covariance type (Gaussian mixtures and Gaussian HMMs)
-#: and of the parameters themselves (LDA's topics are probabilities without
-#: a prior ``eta`` and Dirichlet parameters with one; ``eta`` itself is a
-#: fixed hyperparameter and is not packed).
 PARAMETER_KINDS: dict[type, Callable[[Any, str | None], tuple]] = {
     gmm.GMMParams: lambda p, cov: (("weights", "probabilities"), ("means", "real"),
                                    ("covariances", _COVARIANCE_KINDS[cov])),
@@ -176,6 +171,28 @@ PARAMETER_KINDS: dict[type, Callable[[Any, str | None], tuple]] = {
     lda.LDAParams: lambda p, cov: (("alpha", "positive"),
                                    ("topic_word", "probabilities" if p.eta is None else "positive")),
 }
+"""The kind of every field of every model's parameters, by parameter type.
+
+Each entry is a function of the parameters and the covariance type that
+returns ``(field name, kind)`` pairs:
+
+=====================  =======================================================
+parameters             fields and their kinds
+=====================  =======================================================
+``GMMParams``          weights: probabilities; means: real; covariances: by type
+``CoinParams``         weights: probabilities; thetas: unit interval
+``CategoricalHMM...``  startprob, transmat, emissionprob: probabilities
+``GaussianHMM...``     startprob, transmat: probabilities; means: real; covariances: by type
+``MissingNormal...``   mean: real; covariance: one positive definite matrix
+``LDAParams``          alpha: positive; topic_word: probabilities (no ``eta``) or positive
+=====================  =======================================================
+
+Covariances by type: ``"full"`` a stack of positive definite matrices
+(packed as lower triangles), ``"tied"`` one, ``"diag"`` and ``"spherical"``
+positive.  LDA's ``eta`` is a fixed hyperparameter and is not packed.
+
+:meta hide-value:
+"""
 
 # the covariance type each parameter type takes when none is given: the default of its fit
 _DEFAULT_COVARIANCE = {gmm.GMMParams: "full", hmm.GaussianHMMParams: "diag"}
