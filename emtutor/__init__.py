@@ -8,6 +8,8 @@ The layout shows the architecture:
   :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
   and ``m_step`` functions named after the book's equations and a ``fit``
   that runs them with the driver;
+* :mod:`emtutor.accelerate`: EM's rate of convergence and an accelerated
+  driver (SQUAREM, Aitken, quasi-Newton) for every model, monotone like EM;
 * :mod:`emtutor.estimators`: a scikit-learn-compatible estimator for each
   model (re-exported here), on top of the model modules;
 * :mod:`emtutor.information`: standard errors after EM (Louis' method,
@@ -17,7 +19,7 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
+from . import accelerate, checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
 from .estimators import CategoricalHMM, GaussianHMM, GaussianMixture, LatentDirichletAllocation, MissingNormal
 
@@ -37,6 +39,7 @@ __all__ = [
     "LatentDirichletAllocation",
     "MissingNormal",
     # modules
+    "accelerate",
     "checks",
     "coins",
     "datasets",

@@ -245,16 +245,7 @@ def run_em(
     LikelihoodDecreaseError
         If the objective decreases (a bug in the model's steps).
     """
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) \
-            or not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if isinstance(n_observations, bool) or not isinstance(n_observations, (int, float, np.integer, np.floating)) \
-            or not (np.isfinite(n_observations) and n_observations > 0):
-        raise ValueError(f"n_observations must be a finite number > 0, got {n_observations!r}")
-    if not (np.isfinite(decrease_rtol) and decrease_rtol >= 0):
-        raise ValueError(f"decrease_rtol must be a finite number >= 0, got {decrease_rtol!r}")
+    check_driver_settings(tol, max_iter, n_observations, decrease_rtol)
 
     expectations, objective = e_step(data, params, None)
     previous = _total(objective, 0, objective_name)
@@ -305,6 +296,20 @@ def run_em(
         objective_name=objective_name,
         history=history,
     )
+
+
+def check_driver_settings(tol, max_iter, n_observations, decrease_rtol) -> None:
+    """Validate the settings :func:`run_em` shares with :func:`emtutor.accelerate.accelerated_em`."""
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if isinstance(n_observations, bool) or not isinstance(n_observations, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(n_observations) and n_observations > 0):
+        raise ValueError(f"n_observations must be a finite number > 0, got {n_observations!r}")
+    if not (np.isfinite(decrease_rtol) and decrease_rtol >= 0):
+        raise ValueError(f"decrease_rtol must be a finite number >= 0, got {decrease_rtol!r}")
 
 
 def _total(objective: Any, iteration: int, objective_name: str) -> float:
