@@ -249,11 +249,20 @@ def _prepare_full(means, covariances):
     factors = [np.ascontiguousarray(rows[:, a:b, : b + 1]).reshape(-1, b + 1) for a, b in halves]
     log_det = np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)  # log|P_k|
     constants = log_det - 0.5 * n_features * _LOG_2PI
-    return centre, halves, factors, constants
+    # A component whose mean is far from the centre in its own units (a
+    # narrow or collapsing one): near its mean the product's terms
+    # (x - c) P_k and (mu_k - c) P_k are huge and cancel, and the rounding of
+    # the product's sums would swamp the result (at sigma = 1e-50 a point on
+    # the mean got a density of 0 instead of 1e100).  Those get the direct
+    # form ||(x - mu_k) P_k||^2, as diagonal covariances do (_DIAG_OFFSET_LIMIT).
+    offsets = np.sum(rows[:, :, 0] ** 2, axis=1)
+    direct = np.flatnonzero(~(offsets <= _DIAG_OFFSET_LIMIT))
+    far = (direct, means[direct], prec_chol[direct], constants[direct])
+    return centre, halves, factors, constants, far
 
 
 def _log_density_full_block(X_block, prepared) -> np.ndarray:
-    centre, halves, factors, constants = prepared
+    centre, halves, factors, constants, (direct, far_means, far_chol, far_constants) = prepared
     n_components, (n_rows, n_features) = len(constants), X_block.shape
     # The block transposed, minus the centre, below a row of ones: one column
     # (1, x_n - c) per point, so that a product gives for every n and k
@@ -268,6 +277,9 @@ def _log_density_full_block(X_block, prepared) -> np.ndarray:
         mahalanobis += np.add.reduce(projected.reshape(n_components, b - a, n_rows), axis=1)
     mahalanobis *= -0.5
     mahalanobis += constants[:, None]
+    for k, mean, chol, constant in zip(direct, far_means, far_chol, far_constants):
+        z = (X_block - mean) @ chol
+        mahalanobis[k] = constant - 0.5 * np.einsum("ni,ni->n", z, z)
     # (B, K), stored column by column: the E-step works on its K columns
     return mahalanobis.T
 

@@ -222,7 +222,7 @@ def test_unregularised_em_on_duplicated_points_converges_or_says_collapsed(covar
 
 
 @pytest.mark.parametrize("distance", [1e4, 1e5])
-@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_narrow_component_far_from_the_centre_keeps_its_digits(covariance_type, distance):
     # variance 1e-6 at `distance` from a unit component: the expanded form
     # (gmm-diag-log-density) about the mean of the means lost 1.4e-3 (1e4)
@@ -237,7 +237,8 @@ def test_narrow_component_far_from_the_centre_keeps_its_digits(covariance_type, 
     labels = np.repeat([0, 1], 200)
     X = means[labels] + rng.standard_normal((400, 2)) * sd[labels, None]
     variances = np.repeat(sd[:, None] ** 2, 2, axis=1)
-    covariances = variances if covariance_type == "diag" else variances[:, 0]
+    covariances = {"full": np.stack([np.diag(v) for v in variances]), "diag": variances,
+                   "spherical": variances[:, 0]}[covariance_type]
     got = gmm.log_gaussian_density(X, means, covariances, covariance_type)
     expected = np.column_stack([norm.logpdf(X, means[k], sd[k]).sum(axis=1) for k in range(2)])
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-10)
@@ -245,6 +246,29 @@ def test_narrow_component_far_from_the_centre_keeps_its_digits(covariance_type, 
     params = gmm.m_step(X, resp, reg_covar=0.0, covariance_type=covariance_type)
     expected = naive_m_step(X, resp, 0.0, covariance_type)
     np.testing.assert_allclose(params.covariances, expected.covariances, rtol=1e-9)
+
+
+@pytest.mark.parametrize("sigma", [1e-8, 1e-50, 1e-100])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_a_collapsing_component_on_a_data_point_has_its_exact_density(covariance_type, sigma):
+    # The singularities chapter's example: a component of standard deviation
+    # sigma centred on a data point.  Its log density there is
+    # -d/2 log(2 pi) - d log(sigma) exactly (the quadratic form is 0); the
+    # full-covariance E-step's single product (centre folded in) rounded the
+    # huge cancelling terms and gave log density ~ -1e68 at sigma = 1e-50.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50, 2)) * [1.0, 3.0] + [2.0, -1.0]
+    d = X.shape[1]
+    means = np.array([X.mean(axis=0), X[0]])
+    variances = np.array([X.var(axis=0), [sigma**2, sigma**2]])
+    covariances = {"full": np.stack([np.diag(v) for v in variances]), "diag": variances,
+                   "spherical": variances[:, 0]}[covariance_type]
+    got = gmm.log_gaussian_density(X, means, covariances, covariance_type)
+    assert got[0, 1] == pytest.approx(-0.5 * d * np.log(2 * np.pi) - d * np.log(sigma), rel=1e-12)
+    # every other point is many sigmas away: its density is (minus) huge but exact in relative terms
+    diff = (X[1:] - X[0]) / sigma
+    expected = -0.5 * d * np.log(2 * np.pi) - d * np.log(sigma) - 0.5 * np.sum(diff * diff, axis=1)
+    np.testing.assert_allclose(got[1:, 1], expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
