@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.installed
 # and so the notebooks' compared outputs, identical from machine to machine.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
+# Test files spread over every core, each file in one worker (a notebook's
+# cells run in order in one kernel); make test PARALLEL= runs them in one process.
+PARALLEL ?= -n auto --dist loadfile
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # JavaScript the static book serves so saved ipywidgets render offline: the
 # ipywidgets HTML manager and require.js, pinned in package-lock.json.
@@ -19,7 +22,7 @@ WIDGET_FILES := $(WIDGET_JS)/embed-amd.js $(WIDGET_JS)/setup.js
 HTML_MANAGER := node_modules/@jupyter-widgets/html-manager
 
 .PHONY: help setup venv python-info book test test-unit test-notebooks test-browser test-kernels \
-        test-pythons lab execute assignments clean
+        test-pythons lab execute assignments clean bench
 
 help:
 	@echo "make book   build the HTML book into _build/html (warnings are errors)"
@@ -30,6 +33,8 @@ help:
 	@echo "make test-pythons  the package tests under every other supported Python found here"
 	@echo "make lab    open the chapters in JupyterLab with this project's kernel"
 	@echo "make execute  re-execute every chapter in place (after editing one; not the assignments)"
+	@echo "make bench  every benchmark in benchmarks/ on its quick grid (BENCH_ARGS= for the full"
+	@echo "            grids, several minutes each); the GMM one updates the Performance page's data"
 	@echo "make assignments  student versions of book/assignments/source/ (nbgrader) into book/assignments/,"
 	@echo "            and an nbgrader course directory with the instructor sources in _build/course"
 
@@ -71,7 +76,7 @@ book: $(STAMP) $(WIDGET_FILES)
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test: book
-	$(BIN)/python -m pytest tests book $(NBVAL)
+	$(BIN)/python -m pytest tests book $(NBVAL) $(PARALLEL)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_book_serves_no_solutions.py
@@ -90,7 +95,7 @@ test-kernels: $(STAMP)
 	@for kernel in $(KERNELS); do \
 	  echo "== chapters under OPENBLAS_CORETYPE=$$kernel, 1 BLAS thread"; \
 	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python tools/blas_kernel.py --expect $$kernel || exit 1; \
-	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python -m pytest book $(NBVAL) -q -p no:cacheprovider || exit 1; \
+	  OPENBLAS_CORETYPE=$$kernel $(BIN)/python -m pytest book $(NBVAL) $(PARALLEL) -q -p no:cacheprovider || exit 1; \
 	done
 	@echo "== chapters with 2 BLAS threads"
 	OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 $(BIN)/python tools/blas_kernel.py --expect-threads 2
@@ -123,3 +128,17 @@ assignments: $(STAMP)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis _widget_js .venv-3.*
+
+# Every benchmark, each printing its ratios against the peer measured in the
+# same run. The quick grids by default (BENCH_ARGS= runs the full ones). BLAS
+# may use every core here: the GMM benchmark pins its threads itself (one,
+# then all cores for its headline case), the HMM one runs with one, the
+# others with BLAS's default.
+BENCH_ARGS ?= --quick
+BENCHMARKS := gmm_vs_sklearn hmm_vs_hmmlearn lda_vs_sklearn missing_em explorer_redraw
+bench: $(STAMP)
+	uptime
+	@for b in $(BENCHMARKS); do \
+	  echo "== benchmarks/$$b.py $(BENCH_ARGS)"; \
+	  env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS $(BIN)/python benchmarks/$$b.py $(BENCH_ARGS) || exit 1; \
+	done

@@ -41,12 +41,26 @@ TRAILING_PUNCTUATION = re.compile(r"^[,.;:!?)\]\u2019\u201d]+")
 EQUATION_NUMBER = re.compile(r"^\(\d+(?:\.\d+)*\)$")
 
 
+def _set_child(parent, index, node):
+    """Put ``node`` at ``parent[index]``.
+
+    Not ``parent.replace(old, new)``: that looks ``old`` up with ``==``, and
+    Text nodes are strings, so it can hit an earlier Text with the same words.
+    """
+    parent.children[index] = node
+    node.parent = parent
+
+
+def _index_of(parent, child):
+    return next(i for i, node in enumerate(parent.children) if node is child)
+
+
 def keep_punctuation_with_math(doctree):
     for math in list(doctree.findall(nodes.math)):
         parent = math.parent
         if parent is None or isinstance(parent, nodes.FixedTextElement):
             continue
-        index = parent.index(math)
+        index = _index_of(parent, math)
         if index + 1 >= len(parent):
             continue
         following = parent[index + 1]
@@ -57,30 +71,54 @@ def keep_punctuation_with_math(doctree):
             continue
         rest = str(following)[match.end():]
         group = nodes.inline(classes=["emtutor-nowrap"])
-        parent.replace(math, group)
+        _set_child(parent, index, group)
         group += math
         group += nodes.Text(match.group(0))
         if rest:
-            parent.replace(following, nodes.Text(rest))
+            _set_child(parent, index + 1, nodes.Text(rest))
         else:
-            parent.remove(following)
+            del parent.children[index + 1]
+
+
+#: What may stand between the references of a list (whitespace normalised).
+LIST_SEPARATORS = {",", "and", ", and", "\u2013", "-"}
+
+
+def _is_equation_ref(node) -> bool:
+    if not isinstance(node, nodes.reference):
+        return False
+    target = node.get("refuri", "") + "#" + node.get("refid", "")
+    return bool(EQUATION_NUMBER.match(node.astext())) and "#equation-" in target
 
 
 def drop_parentheses_around_equation_refs(doctree):
     for ref in list(doctree.findall(nodes.reference)):
-        target = ref.get("refuri", "") + "#" + ref.get("refid", "")
-        if not (EQUATION_NUMBER.match(ref.astext()) and "#equation-" in target):
+        if not _is_equation_ref(ref):
             continue
         parent = ref.parent
-        index = parent.index(ref)
+        index = _index_of(parent, ref)
         if index == 0 or index + 1 >= len(parent):
             continue
-        before, after = parent[index - 1], parent[index + 1]
-        if not (isinstance(before, nodes.Text) and isinstance(after, nodes.Text)):
+        before = parent[index - 1]
+        if not (isinstance(before, nodes.Text) and str(before).endswith("(")):
             continue
-        if str(before).endswith("(") and str(after).startswith(")"):
-            parent.replace(before, nodes.Text(str(before)[:-1]))
-            parent.replace(after, nodes.Text(str(after)[1:]))
+        # a list of references, "(:eq:`a`, :eq:`b`)", counts as one
+        last = index
+        while True:
+            # the separator may be several Text nodes (MyST makes a line break one)
+            nxt, separator = last + 1, ""
+            while nxt < len(parent) and isinstance(parent[nxt], nodes.Text):
+                separator += str(parent[nxt])
+                nxt += 1
+            if (nxt < len(parent) and nxt > last + 1 and _is_equation_ref(parent[nxt])
+                    and " ".join(separator.split()) in LIST_SEPARATORS):
+                last = nxt
+            else:
+                break
+        after = parent[last + 1] if last + 1 < len(parent) else None
+        if isinstance(after, nodes.Text) and str(after).startswith(")"):
+            _set_child(parent, index - 1, nodes.Text(str(before)[:-1]))
+            _set_child(parent, last + 1, nodes.Text(str(after)[1:]))
 
 
 def _docstring_lines(source: str) -> list[tuple[int, int, int]]:

@@ -5,8 +5,10 @@ setting.  Moves the iteration slider over every recorded iteration of each
 example and prints the median and maximum redraw time (moving the artists,
 blitting, PNG encoding), and the time of the one fit per setting for
 comparison.  Run with:  .venv/bin/python benchmarks/explorer_redraw.py
+(``--quick``: one pass over the iterations instead of three).
 """
 
+import sys
 import time
 
 import matplotlib
@@ -47,4 +49,4 @@ def main(repeats: int = 3):
 
 
 if __name__ == "__main__":
-    main()
+    main(repeats=1 if "--quick" in sys.argv else 3)

@@ -16,7 +16,8 @@ Corpora: the bars data set (D = 2000, V = 25, K = 10) and a sparse synthetic
 LDA corpus (D = 5000, V = 5000, K = 20, about 100 words per document).
 Goal: ratio = scikit-learn / emtutor >= 1 (emtutor no slower).
 
-Run:  .venv/bin/python benchmarks/lda_vs_sklearn.py [--iters N]
+Run:  .venv/bin/python benchmarks/lda_vs_sklearn.py [--iters N] [--quick]
+(``--quick``: one iteration per measurement.)
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def time_sklearn(X, n_topics, n_iter, inner, inner_tol, alpha, eta):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=3, help="EM iterations per measurement (default 3)")
+    parser.add_argument("--quick", action="store_true", help="one EM iteration per measurement")
     args = parser.parse_args()
+    if args.quick:
+        args.iters = 1
 
     bars, _, _ = datasets.bars(n_docs=2000, random_state=0)
     corpora = [

@@ -12,11 +12,14 @@ The layout shows the architecture:
   driver (SQUAREM, Aitken, quasi-Newton) for every model, monotone like EM;
 * :mod:`emtutor.estimators`: a scikit-learn-compatible estimator for each
   model (re-exported here), on top of the model modules;
+* :mod:`emtutor.information`: standard errors after EM (Louis' method,
+  SEM, the bootstrap) for the normal with missing values, Gaussian
+  mixtures and the coins;
 * helpers for the book: :mod:`emtutor.elbo`, :mod:`emtutor.datasets`,
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, lda, missing, plotting, widgets
+from . import accelerate, checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
 from .estimators import CategoricalHMM, GaussianHMM, GaussianMixture, LatentDirichletAllocation, MissingNormal
 
@@ -46,6 +49,7 @@ __all__ = [
     "gmm",
     "hmm",
     "hmm_core",
+    "information",
     "lda",
     "missing",
     "plotting",

@@ -101,8 +101,20 @@ def check_positive_int(value, name: str, low: int = 1, high: int | None = None) 
     return int(value)
 
 
+def as_rng(random_state, name: str = "random_state") -> np.random.Generator:
+    """``np.random.default_rng(random_state)``, or a ``ValueError`` naming the setting."""
+    try:
+        return np.random.default_rng(random_state)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be None, an int >= 0, a sequence of them, or a numpy Generator/SeedSequence, "
+            f"got {random_state!r} ({exc})"
+        ) from None
+
+
 def check_nonnegative(value, name: str) -> float:
-    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value < 0:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 

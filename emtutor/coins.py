@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp, xlogy
 
-from ._validation import check_positive_int, check_probability_vector, check_shape
+from ._validation import as_rng, check_positive_int, check_probability_vector, check_shape
 from .em import EMResult, run_em
 
 __all__ = [
@@ -149,8 +149,14 @@ def e_step(data: CoinData, params: CoinParams, previous=None) -> tuple[np.ndarra
     log_norm : ndarray of shape (n_sets,)
         ``log p(set i)`` under ``params``.
     """
+    data = _check_data(data)
+    params = _check_params(params, np.size(params.thetas), open_interval=False)
     log_weighted = log_joint(data, params)
-    log_norm = logsumexp(log_weighted, axis=1)
+    with np.errstate(invalid="ignore"):  # a set no coin can produce: reported below
+        log_norm = logsumexp(log_weighted, axis=1)
+    if not np.all(np.isfinite(log_norm)):
+        i = int(np.flatnonzero(~np.isfinite(log_norm))[0])
+        raise ValueError(f"set {i} has probability zero under every coin (thetas of 0 or 1, or zero weights)")
     resp = np.exp(log_weighted - log_norm[:, None])
     return resp, log_norm
 
@@ -317,7 +323,7 @@ def fit(
         n_components = 2 if thetas is None else len(np.atleast_1d(thetas))
     k = check_positive_int(n_components, "n_components")
     if thetas is None:
-        thetas = np.random.default_rng(random_state).uniform(0.2, 0.8, size=k)
+        thetas = as_rng(random_state).uniform(0.2, 0.8, size=k)
     if weights is None:
         weights = np.full(k, 1.0 / k)
     params = _check_params(CoinParams(weights, thetas), k, open_interval=True)
@@ -331,6 +337,13 @@ def fit(
         max_iter=max_iter,
         record=record,
     )
+
+
+def _check_data(data) -> CoinData:
+    """``data`` validated as :func:`as_coin_data` does (cheap: one number per set)."""
+    if not isinstance(data, CoinData):
+        raise TypeError(f"data must be a CoinData (see as_coin_data), got {type(data).__name__}")
+    return as_coin_data(data.heads, data.tosses)
 
 
 def _as_counts(values, name: str) -> np.ndarray:

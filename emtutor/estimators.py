@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import gmm, hmm, lda, missing
-from ._validation import as_data_matrix, check_positive_int
+from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
 __all__ = [
@@ -366,7 +366,7 @@ class GaussianMixture(_Estimator):
         """
         self._check_fitted()
         n_samples = check_positive_int(n_samples, "n_samples", 1)
-        rng = np.random.default_rng(self.random_state)
+        rng = as_rng(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
         covariances = gmm.full_covariances(
             self.covariances_, self.n_components, self.n_features_in_, self.covariance_type

@@ -21,23 +21,31 @@ type             ``covariances`` of shape                    meaning
 ``"tied"``       (n_features, n_features)                    one matrix shared
 ===============  ==========================================  =====================
 
-Speed.  Both steps go through the rows of ``X`` in blocks of a few thousand
-rows, so every temporary array stays in the processor's cache.  For full
-covariances the E-step of a block is one matrix product against all the
-components' precision Cholesky factors at once (:eq:`gmm-blocked-mahalanobis`);
-the M-step accumulates each block's centred second moments.
+Speed.  Both steps go through the rows of ``X`` in blocks of a few hundred
+to a few thousand rows, so every temporary array stays in the processor's
+cache, and the blocks are shared out among as many threads as numpy's BLAS
+may use (each thread then runs BLAS single-threaded; numpy releases the
+interpreter lock in its array operations).  For full covariances the
+E-step of a block is one matrix product against all the components'
+precision Cholesky factors at once (:eq:`gmm-blocked-mahalanobis`); the
+M-step accumulates each block's centred second moments, all components'
+at once, as one more matrix product (:eq:`gmm-shifted-scatter`).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from functools import partial, reduce
+from functools import cache, partial, reduce
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from ._validation import (
     as_data_matrix,
+    as_rng,
     check_nonnegative,
     check_positive_int,
     check_probability_vector,
@@ -116,6 +124,80 @@ def _blocks(n_samples: int, rows: int):
         yield slice(start, min(start + rows, n_samples))
 
 
+#: The blocks are handed out in at most this many runs of consecutive blocks.
+_MAX_RUNS = 64
+
+#: A thread is used only if there are at least this many blocks per thread:
+#: handing work to a thread costs about as much as a few small blocks.
+_MIN_BLOCKS_PER_THREAD = 8
+
+
+@cache
+def _blas():
+    """threadpoolctl's controller of the BLAS libraries loaded (found once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+
+
+def _thread_pool(n_threads: int) -> ThreadPoolExecutor:
+    """A pool of ``n_threads`` worker threads, kept for the next call (a forked child makes its own)."""
+    global _pool
+    if _pool is None or _pool[:2] != (os.getpid(), n_threads):
+        if _pool is not None and _pool[0] == os.getpid():
+            _pool[2].shutdown(wait=False)
+        _pool = (os.getpid(), n_threads, ThreadPoolExecutor(n_threads, thread_name_prefix="emtutor-gmm"))
+    return _pool[2]
+
+
+def _map_blocks(work: Callable, n_samples: int, rows: int) -> list:
+    """``[work(run) for run in runs]``, the runs computed in parallel.
+
+    The blocks of ``rows`` rows are grouped into at most :data:`_MAX_RUNS`
+    runs of consecutive blocks, and ``work`` is called on each run (the list
+    of its blocks' slices); it must write only to the rows of its blocks.
+    The runs go to as many threads as BLAS may use (its thread setting, by
+    default the number of cores, is how a user says how many cores numpy may
+    use, e.g. with ``threadpoolctl.threadpool_limits``), each thread taking
+    the next run when it is done with one, so a thread that the system
+    holds up delays the others by one run at most.  While they run, BLAS is
+    limited to one thread: the products of a block are too small to share
+    out, and BLAS threads waiting for a core that another thread (or another
+    process) holds only slow them down.  The runs, and so the results in
+    their order, do not depend on the number of threads: sums of them are
+    the same to the last bit however many cores computed them.
+    """
+    slices = list(_blocks(n_samples, rows))
+    per_run = -(-len(slices) // _MAX_RUNS)
+    runs = [slices[i : i + per_run] for i in range(0, len(slices), per_run)]
+    blas = _blas()
+    blas_threads = [lib.num_threads for lib in blas.lib_controllers]
+    if all(n == 1 for n in blas_threads):
+        return [work(run) for run in runs]
+    n_threads = max(1, min(min(blas_threads), len(slices) // _MIN_BLOCKS_PER_THREAD, len(runs)))
+    with blas.limit(limits=1):
+        if n_threads == 1:
+            return [work(run) for run in runs]
+        results = [None] * len(runs)
+        queue = iter(range(len(runs)))
+        lock = threading.Lock()
+
+        def worker():
+            while True:
+                with lock:
+                    i = next(queue, None)
+                if i is None:
+                    return
+                results[i] = work(runs[i])
+
+        for done in [_thread_pool(n_threads).submit(worker) for _ in range(n_threads)]:
+            done.result()  # re-raises a worker's exception
+        return results
+
+
 # ---------------------------------------------------------------------------
 # Full covariances: the general case.
 # ---------------------------------------------------------------------------
@@ -150,26 +232,56 @@ def _prepare_full(means, covariances):
 
     The centre (the average of the means) is subtracted from the data and
     the means before the product, so data far from the origin lose no
-    digits.
+    digits.  For every component ``k`` the rows of ``[-P_k^T (mu_k - c),
+    P_k^T]``, times a column ``(1, x - c)``, give ``(x - mu_k) P_k``.  As
+    ``P_k`` is upper triangular, entry ``j`` of that needs only the first
+    ``j + 1`` features: the entries are computed in two halves, the first
+    half's factors cut to the first half of the features.
     """
     n_components, n_features = means.shape
     prec_chol = _precision_cholesky_full(covariances)
     centre = means.mean(axis=0)
-    # [P_1 P_2 ... P_K]: one (d, K*d) matrix, so a block needs one product.
-    factors = prec_chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
-    offsets = np.einsum("ki,kij->kj", means - centre, prec_chol).ravel()
+    rows = np.empty((n_components, n_features, n_features + 1))
+    rows[:, :, 0] = -np.einsum("ki,kij->kj", means - centre, prec_chol)
+    rows[:, :, 1:] = prec_chol.transpose(0, 2, 1)
+    halves = [(0, n_features // 2), (n_features // 2, n_features)] if n_features > 1 else [(0, 1)]
+    # for the entries a <= j < b: (K * (b - a), b + 1), rows (k, j), columns (1, features 0..b-1)
+    factors = [np.ascontiguousarray(rows[:, a:b, : b + 1]).reshape(-1, b + 1) for a, b in halves]
     log_det = np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)  # log|P_k|
-    return centre, factors, offsets, log_det - 0.5 * n_features * _LOG_2PI
+    constants = log_det - 0.5 * n_features * _LOG_2PI
+    return centre, halves, factors, constants
 
 
 def _log_density_full_block(X_block, prepared) -> np.ndarray:
-    centre, factors, offsets, constants = prepared
-    n_components = len(constants)
-    projected = (X_block - centre) @ factors  # row n, slot k: (x_n - c) P_k
-    projected -= offsets  # ... minus (mu_k - c) P_k = (x_n - mu_k) P_k
-    projected = projected.reshape(len(X_block), n_components, -1)
-    mahalanobis = np.einsum("nki,nki->nk", projected, projected)
-    return constants - 0.5 * mahalanobis
+    centre, halves, factors, constants = prepared
+    n_components, (n_rows, n_features) = len(constants), X_block.shape
+    # The block transposed, minus the centre, below a row of ones: one column
+    # (1, x_n - c) per point, so that a product gives for every n and k
+    # (x_n - c) P_k - (mu_k - c) P_k = (x_n - mu_k) P_k, row (k, j), column n.
+    centred = np.empty((n_features + 1, n_rows))
+    centred[0] = 1.0
+    np.subtract(X_block.T, centre[:, None], out=centred[1:])
+    mahalanobis = np.zeros((n_components, n_rows))
+    for (a, b), factor in zip(halves, factors):
+        projected = factor @ centred[: b + 1]
+        projected *= projected
+        mahalanobis += np.add.reduce(projected.reshape(n_components, b - a, n_rows), axis=1)
+    mahalanobis *= -0.5
+    mahalanobis += constants[:, None]
+    # (B, K), stored column by column: the E-step works on its K columns
+    return mahalanobis.T
+
+
+def _product_groups(n_features: int) -> list[tuple[int, int]]:
+    """Rows ``[a, b)`` whose products with the rows ``a:`` make up the upper triangle.
+
+    All the products ``x_i x_j`` with ``i <= j`` of a block are computed in
+    these few numpy calls (a few products below the diagonal come along and
+    are not used); about four groups, so that numpy's cost per call stays
+    small next to the work.
+    """
+    size = -(-n_features // 4)
+    return [(a, min(a + size, n_features)) for a in range(0, n_features, size)]
 
 
 def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> np.ndarray:
@@ -177,21 +289,46 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
 
     The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
     ``Sigma_k = sum_n r_nk (x_n - c)(x_n - c)^T / N_k - (mu_k - c)(mu_k - c)^T``;
-    for a block, all components' moments are one matrix product.  For a
-    component whose mean is far from ``c`` compared with its spread (more
+    for a block, the products ``(x_n - c)_i (x_n - c)_j`` with ``i <= j`` are
+    formed once, and one matrix product with the responsibilities sums them
+    for all components.  For a component whose mean is far from ``c``
+    compared with its spread (more
     than about ``sqrt(_DIAG_OFFSET_LIMIT)`` standard deviations along a
     coordinate) that difference cancels, so its scatter is recomputed
     about its own mean.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
-    scatter = np.zeros((n_components * n_features, n_features))
-    for rows in _blocks(len(X), _block_rows(n_components * n_features)):
-        centred = X[rows] - centre
-        weighted = resp[rows, :, None] * centred[:, None, :]  # (B, K, d): r_nk (x_n - c)
-        scatter += weighted.reshape(len(centred), -1).T @ centred
+    groups = _product_groups(n_features)
+    # where the product of features i <= j lands among a block's products
+    column, start = np.zeros((n_features, n_features), dtype=np.intp), 0
+    for a, b in groups:
+        column[a:b, a:] = start + np.arange((b - a) * (n_features - a)).reshape(b - a, n_features - a)
+        start += (b - a) * (n_features - a)
+    n_products = start
+
+    def work(slices):
+        moments = np.zeros((n_components, n_products))
+        for rows in slices:
+            n_rows = rows.stop - rows.start
+            centred = np.subtract(X[rows].T, centre[:, None], order="C")  # (D, B): rows contiguous
+            products = np.empty((n_products, n_rows))
+            start = 0
+            for a, b in groups:
+                size = (b - a) * (n_features - a)
+                np.multiply(centred[a:b, None], centred[None, a:],
+                            out=products[start : start + size].reshape(b - a, n_features - a, n_rows))
+                start += size
+            moments += resp[rows].T @ products.T
+        return moments
+
+    moments = sum(_map_blocks(work, len(X), _block_rows(n_products)))
+    upper_i, upper_j = np.triu_indices(n_features)
+    second_moments = np.empty((n_components, n_features, n_features))
+    second_moments[:, upper_i, upper_j] = moments[:, column[upper_i, upper_j]]
+    second_moments[:, upper_j, upper_i] = second_moments[:, upper_i, upper_j]
+    second_moments /= counts[:, None, None]
     shifted = means - centre
-    second_moments = scatter.reshape(n_components, n_features, n_features) / counts[:, None, None]
     covariances = second_moments - shifted[:, :, None] * shifted[:, None, :]
     variances = np.diagonal(covariances, axis1=1, axis2=2)
     far = np.flatnonzero(np.any(~(shifted**2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
@@ -210,9 +347,9 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
         size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
         about[far] = np.max(np.abs(means[far]), axis=1)
     noise = 100 * n_features * np.finfo(float).eps * (size + about * np.sqrt(size))
-    if reg_covar == 0 and check:
-        _check_not_collapsed(covariances, noise)
     covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    if check:  # with reg_covar too small for the data's scale, it can still collapse
+        _check_not_collapsed(covariances, noise)
     return covariances
 
 
@@ -251,8 +388,8 @@ def _prepare_diag(means, variances):
     ``-1/2 sum_i ((x_i - mu_ki) / sigma_ki)^2`` (see ``_DIAG_OFFSET_LIMIT``).
     """
     n_components, n_features = means.shape
-    if np.any(~(variances > 0)):
-        k = int(np.argwhere(~(variances > 0))[0][0])
+    if np.any(~(variances > 1.0 / np.finfo(float).max)):  # 1 / variance must not overflow
+        k = int(np.argwhere(~(variances > 1.0 / np.finfo(float).max))[0][0])
         raise CollapsedComponentError(k, "variances", "are not all positive")
     precisions = 1.0 / variances
     centre = means.mean(axis=0)
@@ -290,17 +427,21 @@ def _diag_moments(X, resp, counts, means) -> tuple:
     variances are recomputed about its own mean,
     ``sum_n r_nk (x_n - mu_k)^2 / N_k``.  The noise is the level below
     which such a variance is not resolved: the points are known to
-    ``eps |x|`` only, so a variance below ``(1e4 eps |x|)^2`` (for the size
-    ``|x|`` of the component's points) is off by more than 1e-4 of itself,
-    and the log densities computed from it by more than the driver's
-    rounding allowance.
+    ``eps |x|`` only, so a standard deviation below ``100 eps |x|`` (for the
+    size ``|x|`` of the component's points) is off by more than 1% of itself,
+    and the log densities computed from it are rounding noise.
     """
     n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
-    second = np.zeros((n_components, n_features))
-    for rows in _blocks(len(X), _block_rows(max(n_components, n_features))):
-        centred = X[rows] - centre
-        second += resp[rows].T @ (centred * centred)
+
+    def work(slices):
+        second = np.zeros((n_components, n_features))
+        for rows in slices:
+            centred = X[rows] - centre
+            second += resp[rows].T @ (centred * centred)
+        return second
+
+    second = sum(_map_blocks(work, len(X), _block_rows(max(n_components, n_features))))
     second /= counts[:, None]
     shift2 = (means - centre) ** 2
     variances = second - shift2
@@ -311,21 +452,22 @@ def _diag_moments(X, resp, counts, means) -> tuple:
             diff = X[rows, None, :] - means[far]
             exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
         variances[far] = exact / counts[far, None]
-    noise = (1e4 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
     return variances, noise
 
 
 def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
 
-    With ``reg_covar = 0``, a variance at its rounding level means the
-    component has collapsed (its likelihood is unbounded): that raises, as
-    for full covariances.
+    A variance (with ``reg_covar`` added) at its rounding level means the
+    component has collapsed (its likelihood is unbounded, or ``reg_covar``
+    is too small for the scale of the data): that raises, as for full
+    covariances.
     """
     variances, noise = _diag_moments(X, resp, counts, means)
-    if reg_covar == 0:
-        _check_variances(variances, noise)
-    return variances + reg_covar
+    variances += reg_covar
+    _check_variances(variances, noise)
+    return variances
 
 
 def _check_variances(variances, noise) -> None:
@@ -352,24 +494,22 @@ class _CovarianceType(NamedTuple):
 
 def _spherical_estimate(X, resp, counts, means, reg_covar):
     variances, noise = _diag_moments(X, resp, counts, means)
-    variances, noise = variances.mean(axis=1), noise.mean(axis=1)
-    if reg_covar == 0:
-        _check_variances(variances, noise)
-    return variances + reg_covar
+    variances, noise = variances.mean(axis=1) + reg_covar, noise.mean(axis=1)
+    _check_variances(variances, noise)
+    return variances
 
 
 def _tied_estimate(X, resp, counts, means, reg_covar):
     # one component on a single point is fine here: only the shared matrix must be regular
     within = _covariances_full(X, resp, counts, means, 0.0, check=False)
     tied = np.einsum("k,kij->ij", counts, within) / len(X)
-    if reg_covar == 0:
-        noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
-        if not np.linalg.eigvalsh(tied)[0] > noise:
-            raise ValueError(
-                "the tied covariance is not positive definite (the points are collinear within "
-                "their components up to rounding); increase reg_covar or use fewer features"
-            )
+    noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
     tied.flat[:: len(tied) + 1] += reg_covar
+    if not np.linalg.eigvalsh(tied)[0] > noise:
+        raise ValueError(
+            "the tied covariance is not positive definite (the points are collinear within "
+            "their components up to rounding); increase reg_covar or use fewer features"
+        )
     return tied
 
 
@@ -488,8 +628,12 @@ def log_gaussian_density(X, means, covariances, covariance_type: str = "full") -
     kind = _covariance_type(covariance_type)
     prepared = kind.prepare(means, covariances)
     log_dens = np.empty((len(X), len(means)))
-    for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
-        log_dens[rows] = kind.log_density_block(X[rows], prepared)
+
+    def work(slices):
+        for rows in slices:
+            log_dens[rows] = kind.log_density_block(X[rows], prepared)
+
+    _map_blocks(work, len(X), _block_rows(kind.row_width(*means.shape)))
     return log_dens
 
 
@@ -526,24 +670,30 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
         log_weights = np.log(weights)
     resp = np.empty((len(X), len(weights)))
     log_norm = np.empty(len(X))
-    ones = np.ones(len(weights))
-    for rows in _blocks(len(X), _block_rows(kind.row_width(*means.shape))):
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows are reported below
-            log_weighted = kind.log_density_block(X[rows], prepared)
-        log_weighted += log_weights
-        # The m of (logsumexp), and below the sum over components.  A row has
-        # only K entries, and numpy reduces short rows slowly: a maximum of
-        # the K columns and a product with a vector of ones are much faster.
-        # (np.maximum.reduce of a single column would alias it: start from -inf)
-        largest = reduce(np.maximum, log_weighted.T, np.full(len(log_weighted), -np.inf))
-        with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite entry: reported below
-            log_weighted -= largest[:, None]
-            weighted = np.exp(log_weighted, out=log_weighted)
-            total = weighted @ ones
-            resp[rows] = weighted / total[:, None]
-            log_norm[rows] = largest + np.log(total)
+    log_weights = log_weights[:, None]
+
+    def work(slices):
+        for rows in slices:
+            # Transposed, (K, B): a row of the block has only K entries, and numpy
+            # reduces many short rows slowly; the m of (logsumexp) and the sum over
+            # components are then element-wise operations on K long rows.
+            with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows are reported below
+                log_weighted = np.ascontiguousarray(kind.log_density_block(X[rows], prepared).T)
+            log_weighted += log_weights
+            largest = np.maximum.reduce(log_weighted, axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite entry: reported below
+                log_weighted -= largest
+                weighted = np.exp(log_weighted, out=log_weighted)
+                total = np.add.reduce(weighted, axis=0)
+                np.divide(weighted.T, total[:, None], out=resp[rows])
+                log_norm[rows] = largest + np.log(total)
+
+    _map_blocks(work, len(X), _block_rows(kind.row_width(*means.shape)))
     if not np.all(np.isfinite(log_norm)):
         n = int(np.flatnonzero(~np.isfinite(log_norm))[0])
+        _check_finite(X[n], f"X[{n}]")
+        for name, value in zip(GMMParams._fields, params):
+            _check_finite(value, f"params.{name}")
         raise ValueError(
             f"row {n} of X has a log-density that float64 cannot represent under every "
             "component (it lies too far from all of them, measured in their standard "
@@ -581,9 +731,15 @@ def m_step(X, resp, params: GMMParams | None = None, *, reg_covar: float = 0.0,
     """
     kind = _covariance_type(covariance_type)
     n_samples = len(X)
-    counts = resp.sum(axis=0) + 10 * np.finfo(float).eps  # N_k
+    # N_k, floored (not shifted: N_k + 10 eps would shrink the means of data
+    # far from the origin by 10 eps |x|, a real move when a variance is tiny)
+    counts = np.maximum(resp.sum(axis=0), 10 * np.finfo(float).eps)
     weights = counts / n_samples
     means = (resp.T @ X) / counts[:, None]
+    if not np.all(np.isfinite(means)):  # NaN or inf in the inputs (checked only then: cheap)
+        _check_finite(resp, "resp")
+        _check_finite(X, "X")
+        raise ValueError("the weighted means overflow float64; rescale X")
     return GMMParams(weights, means, kind.estimate(X, resp, counts, means, reg_covar))
 
 
@@ -639,7 +795,7 @@ def kmeans_plusplus(X, n_components: int, random_state=None) -> np.ndarray:
     """
     X = as_data_matrix(X)
     k = check_positive_int(n_components, "n_components", 1, len(X))
-    return _kmeans_plusplus(X, k, np.random.default_rng(random_state))
+    return _kmeans_plusplus(X, k, as_rng(random_state))
 
 
 def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarray:
@@ -662,6 +818,11 @@ def _kmeans_plusplus(X, n_components: int, rng: np.random.Generator) -> np.ndarr
         chosen.append(int(rng.choice(len(X), p=sq_dist / total)))
         np.minimum(sq_dist, np.sum((Z - Z[chosen[-1]]) ** 2, axis=1), out=sq_dist)
     return X[chosen].copy()
+
+
+def _check_finite(array, name: str) -> None:
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
 
 
 def _raise_too_few_distinct(n_distinct: int, k: int):
@@ -726,7 +887,7 @@ def initial_params(
     _covariance_type(covariance_type)
     check_init(init)
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
-    params = _initial_params(X, k, covariance_type, init, reg_covar, np.random.default_rng(random_state),
+    params = _initial_params(X, k, covariance_type, init, reg_covar, as_rng(random_state),
                              weights, means, covariances)
     return check_params(params, k, X.shape[1], covariance_type)
 
@@ -821,8 +982,24 @@ def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams, 
     float
     """
     counts = resp.sum(axis=0)
-    change = _precision_trace(new_params, covariance_type) - _precision_trace(old_params, covariance_type)
-    return -0.5 * reg_covar * float(counts @ change)
+    new_trace, old_trace = _precision_trace(new_params, covariance_type), _precision_trace(old_params, covariance_type)
+    bound = -0.5 * reg_covar * float(counts @ (new_trace - old_trace))
+    # The traces carry the covariances' rounding: entries known to about
+    # eps (|Sigma| + |mu| sqrt|Sigma|) (data far from the origin are known to
+    # eps |x| only), which inv(Sigma) magnifies by 1 / lambda_min.
+    rounding = sum(counts @ (trace * _relative_rounding(params, covariance_type))
+                   for trace, params in ((new_trace, new_params), (old_trace, old_params)))
+    return bound + 0.5 * reg_covar * float(rounding)
+
+
+def _relative_rounding(params: GMMParams, covariance_type: str) -> np.ndarray:
+    """Relative rounding error of ``tr(inv(Sigma_k))`` for each component (see above)."""
+    k, d = params.means.shape
+    full = COVARIANCE_TYPES[covariance_type].to_full(np.asarray(params.covariances, float), k, d)
+    eigenvalues = np.linalg.eigvalsh(full)
+    size = eigenvalues[:, -1]
+    about = np.max(np.abs(params.means), axis=1)
+    return 100 * d * np.finfo(float).eps * (size + about * np.sqrt(size)) / eigenvalues[:, 0]
 
 
 # ---------------------------------------------------------------------------
@@ -1014,7 +1191,7 @@ def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, cova
     m_step_fn = partial(m_step, reg_covar=reg_covar, covariance_type=covariance_type)
     slack_fn = (partial(regularisation_slack, reg_covar=reg_covar, covariance_type=covariance_type)
                 if reg_covar > 0 else None)
-    rng = np.random.default_rng(random_state)
+    rng = as_rng(random_state)
     runs = []
     for _ in range(n_init):
         params = _initial_params(X, k, covariance_type, init, reg_covar, rng, weights, means, covariances)

@@ -46,6 +46,7 @@ import numpy as np
 from . import gmm, hmm_core
 from ._validation import (
     as_data_matrix,
+    as_rng,
     check_nonnegative,
     check_positive_int,
     check_probability_vector,
@@ -205,7 +206,7 @@ def as_sequences(X, lengths=None, *, kind: str, n_symbols: int | None = None) ->
         if X.min() < 0 or X.max() >= n_symbols:
             bad = X[(X < 0) | (X >= n_symbols)][0]
             raise ValueError(
-                f"symbol {bad} is outside 0..{n_symbols - 1} (n_symbols={n_symbols}); "
+                f"X has symbol {bad}, outside 0..{n_symbols - 1} (n_symbols={n_symbols}); "
                 "recode the symbols as 0, 1, ..., n_symbols - 1"
             )
     return Sequences(X, lengths)
@@ -227,7 +228,17 @@ def _as_observations(x, kind, name):
         if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
             bad = x[~np.isfinite(x) | (x != np.round(x))][0]
             raise ValueError(f"{name} must contain integer symbols, got {bad!r}")
+    if x.min() < 0 or x.max() >= _MAX_SYMBOLS:
+        bad = x[(x < 0) | (x >= _MAX_SYMBOLS)][0]
+        raise ValueError(
+            f"{name} has symbol {bad:g}; symbols must be 0, 1, ..., n_symbols - 1 with n_symbols <= "
+            f"2**24 (relabel them, e.g. with np.unique({name}, return_inverse=True))"
+        )
     return x.astype(np.intp)
+
+
+#: Most symbols a categorical HMM takes (its emission matrix has one column per symbol).
+_MAX_SYMBOLS = 2**24
 
 
 def _check_lengths(lengths, n_samples):
@@ -274,10 +285,19 @@ def check_params(params, n_features_or_symbols: int | None = None, *, covariance
     if k < 1:
         raise ValueError(f"startprob must be a 1-D probability vector, got shape {startprob.shape}")
     startprob = check_probability_vector(startprob, k, "startprob")
+    if np.shape(params.transmat) != (k, k):
+        raise ValueError(
+            f"transmat must have shape ({k}, {k}) to match startprob's {k} states, got {np.shape(params.transmat)}"
+        )
     transmat = check_stochastic_matrix(params.transmat, (k, k), "transmat")
     if kind == "categorical":
         emissionprob = np.asarray(params.emissionprob, dtype=float)
-        m = emissionprob.shape[1] if emissionprob.ndim == 2 else -1
+        if emissionprob.ndim != 2 or emissionprob.shape[0] != k:
+            raise ValueError(
+                f"emissionprob must have shape (n_states, n_symbols) with n_states={k} (startprob's), "
+                f"got {emissionprob.shape}"
+            )
+        m = emissionprob.shape[1]
         if n_features_or_symbols is not None and m != -1 and m < n_features_or_symbols:
             raise ValueError(
                 f"emissionprob has {m} columns but the data has symbol {n_features_or_symbols - 1}"
@@ -359,6 +379,11 @@ def posteriors(data: Sequences, params, *, covariance_type: str = "diag", method
     """
     frame = frame_log_likelihood(data.X, params, covariance_type=covariance_type)
     k = len(params.startprob)
+    if method == "chunked":  # all sequences at once
+        resp, xi_sum, log_likelihoods = hmm_core.forward_backward_sequences(
+            frame, data.lengths, params.startprob, params.transmat)
+        start_sum = resp[np.cumsum(data.lengths) - data.lengths].sum(axis=0)
+        return resp, xi_sum, start_sum, log_likelihoods
     resp = np.empty_like(frame)
     xi_sum = np.zeros((k, k))
     start_sum = np.zeros(k)
@@ -614,7 +639,7 @@ def sample(params, n_samples: int, random_state=None, *, covariance_type: str = 
     """
     params = check_params(params, covariance_type=covariance_type)
     n_samples = check_positive_int(n_samples, "n_samples")
-    return _sample(params, n_samples, np.random.default_rng(random_state), covariance_type)
+    return _sample(params, n_samples, as_rng(random_state), covariance_type)
 
 
 def _sample(params, n_samples, rng, covariance_type):
@@ -707,7 +732,16 @@ def _initial_params(data, n_components, *, kind, n_symbols=None, covariance_type
                     means=None, covariances=None):
     """Validated settings, data and initial parameters for validated sequences."""
     k = check_positive_int(n_components, "n_components")
-    rng = np.random.default_rng(random_state)
+    for name, value, shape in (("startprob", startprob, (k,)), ("transmat", transmat, (k, k))):
+        if value is not None and np.shape(value) != shape:
+            raise ValueError(f"{name} must have shape {shape} for n_components={k}, got {np.shape(value)}")
+    if kind == "categorical" and emissionprob is not None and (np.ndim(emissionprob) != 2
+                                                               or np.shape(emissionprob)[0] != k):
+        raise ValueError(
+            f"emissionprob must have shape (n_components, n_symbols) = ({k}, n_symbols), "
+            f"got {np.shape(emissionprob)}"
+        )
+    rng = as_rng(random_state)
     if startprob is None:
         startprob = np.full(k, 1.0 / k)
     if transmat is None:

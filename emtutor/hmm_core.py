@@ -1,6 +1,6 @@
 """The forward–backward core shared by every hidden Markov model in :mod:`emtutor`.
 
-Everything here works on one sequence and on the *frame log-likelihoods*
+Everything here works on the *frame log-likelihoods*
 ``frame_loglik[t, k] = log p(x_t | z_t = k)``, so it does not care what the
 emissions are (categorical symbols, Gaussian vectors, ...).  The model
 module :mod:`emtutor.hmm` computes those from the data and calls these
@@ -13,18 +13,19 @@ Three implementations of the same recursions live here:
   book writes them, one Python step per time step.  They are the reference.
 * :func:`forward_log` and :func:`backward_log`: the log-space recursions
   :eq:`hmm-forward-log`, an independent oracle for the tests.
-* :func:`filter_chunked`: the same scaled forward recursion run on
-  ``sqrt(T)`` chunks of the sequence in parallel (the recursion is linear,
-  so each chunk can first be pushed through with every possible starting
-  state, and the chunks stitched together afterwards).  The backward
-  recursion has the same form run backwards in time, so
-  :func:`forward_backward` uses it for both passes.  It computes the same
-  numbers as the reference to rounding error, with about ``3 sqrt(T)``
-  Python-level steps per pass instead of ``T``; the tests check that they
-  agree.
+* :func:`forward_backward_sequences`: the same scaled recursions run on
+  chunks of the sequences in parallel, many sequences at once (the
+  recursions are linear, so each chunk can first be pushed through with
+  every possible starting state, as one ``K x K`` transfer matrix, and the
+  chunks stitched together afterwards).  One transfer matrix per chunk
+  serves both passes.  It computes the same numbers as the reference to
+  rounding error with about ``20 sqrt(T)`` NumPy operations instead of ``T``
+  Python steps; the tests check that they agree.
 """
 
 from __future__ import annotations
+
+from functools import reduce
 
 import numpy as np
 from scipy.special import logsumexp
@@ -34,10 +35,30 @@ __all__ = [
     "backward",
     "forward_log",
     "backward_log",
-    "filter_chunked",
+    "forward_backward_sequences",
     "forward_backward",
     "viterbi",
 ]
+
+
+def _check_inputs(frame_loglik, startprob=None, transmat=None) -> np.ndarray:
+    """The public functions' boundary: shapes that agree, at least one step, no NaN."""
+    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    if frame_loglik.ndim != 2 or frame_loglik.shape[0] < 1 or frame_loglik.shape[1] < 1:
+        raise ValueError(
+            "frame_loglik must have shape (n_samples, n_components) with n_samples >= 1 and "
+            f"n_components >= 1, got {frame_loglik.shape}"
+        )
+    if np.any(np.isnan(frame_loglik)) or np.any(frame_loglik == np.inf):
+        raise ValueError("frame_loglik contains NaN or +inf (log-likelihoods are finite or -inf)")
+    k = frame_loglik.shape[1]
+    for name, value, shape in (("startprob", startprob, (k,)), ("transmat", transmat, (k, k))):
+        if value is not None:
+            if np.shape(value) != shape:
+                raise ValueError(f"{name} must have shape {shape} to match frame_loglik, got {np.shape(value)}")
+            if not np.all(np.isfinite(value)) or np.any(np.asarray(value) < 0):
+                raise ValueError(f"{name} must hold probabilities (finite, >= 0)")
+    return frame_loglik
 
 
 def _scaled_likelihoods(frame_loglik):
@@ -47,7 +68,8 @@ def _scaled_likelihoods(frame_loglik):
     entry of every row at 1, so far-away observations never underflow to a
     row of zeros; the maxima are added back to the log-likelihood.
     """
-    shift = np.max(frame_loglik, axis=1)
+    # the maximum of the columns: numpy reduces many short rows slowly
+    shift = reduce(np.maximum, frame_loglik.T, np.full(len(frame_loglik), -np.inf))
     if not np.all(np.isfinite(shift)):
         t = int(np.flatnonzero(~np.isfinite(shift))[0])
         raise ValueError(
@@ -170,97 +192,214 @@ def backward_log(frame_loglik, transmat):
     return log_beta
 
 
-def filter_chunked(init, matrix, lik, chunk_size=None):
-    """Normalised solution of ``v[t] ∝ (v[t-1] @ matrix) * lik[t]``, chunk-parallel.
+#: Lowest log shrink factor the rows may accumulate between two
+#: renormalisations: e^-700 is about 1e-304, just above double's smallest
+#: normal number.
+_LOG_FLOOR = -700.0
 
-    This is the scaled forward recursion :eq:`hmm-forward-scaled` (with
-    ``v[0] = init``); run on reversed time with ``matrix = transmat.T`` it
-    is the backward recursion.  The sequence is cut into chunks of
-    ``chunk_size`` steps (default ``ceil(sqrt(T))``):
 
-    1. every chunk is pushed through with all ``n_components`` unit
-       starting vectors at once (a product of ``chunk_size`` matrices
-       ``matrix @ diag(lik[t])``, each row renormalised and its log scale
-       kept), all chunks in parallel;
-    2. a short sequential pass over the chunks gives each chunk's true
-       starting vector (weights combined in log space, so a row that became
-       tiny cannot turn into 0/0);
-    3. the recursion itself is rerun in all chunks in parallel from those
-       starting vectors.
+def _renormalise_at(bounds):
+    """Steps after which the rows must be renormalised, from per-step bounds.
+
+    ``bounds[s] <= 0`` bounds below the log of how much step ``s`` can shrink a
+    row's sum (the smallest scaled likelihood of the step: the transition
+    matrix keeps row sums).  Renormalising only when the next step could take
+    the accumulated shrinkage below ``_LOG_FLOOR`` keeps every row far from
+    underflow while skipping most of the work.
+    """
+    after = np.zeros(len(bounds), dtype=bool)
+    total = 0.0
+    for s, b in enumerate(bounds):
+        total += b
+        if s + 1 < len(bounds) and total + bounds[s + 1] < _LOG_FLOOR:
+            after[s] = True
+            total = 0.0
+    after[-1] = True
+    return after
+
+
+def _forward_backward_chunked(frame_loglik, lengths, startprob, transmat, chunk_size=None):
+    """:func:`forward_backward_sequences`' fast path; its last result says whether all is finite."""
+    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    lik, shift = _scaled_likelihoods(frame_loglik)
+    n_samples, k = lik.shape
+    lengths = np.asarray(lengths, dtype=np.intp)
+    ends = np.cumsum(lengths)
+    begins = ends - lengths
+    size = int(chunk_size or max(1, min(int(np.ceil(1.8 * np.sqrt(n_samples))), lengths.max())))
+    n_chunks = -(-lengths // size)  # per sequence
+    seq_of_chunk = np.repeat(np.arange(len(lengths)), n_chunks)
+    first_chunk = np.cumsum(n_chunks) - n_chunks
+    index_in_seq = np.arange(len(seq_of_chunk)) - first_chunk[seq_of_chunk]
+    n_total = len(seq_of_chunk)
+    # times of every chunk's steps; past a sequence's end, the
+    # sentinel row n_samples, whose likelihoods are ones
+    times = (begins[seq_of_chunk] + size * index_in_seq)[:, None] + np.arange(size)
+    times = np.where(times < ends[seq_of_chunk][:, None], times, n_samples)  # (chunks, size)
+    # and where each time's step is in the (size * chunks) steps
+    seq_of_time = np.repeat(np.arange(len(lengths)), lengths)
+    offset = np.arange(n_samples) - begins[seq_of_time]
+    position = (offset % size) * n_total + first_chunk[seq_of_time] + offset // size
+    # log of the smallest scaled likelihood of every step (a zero one is -inf)
+    with np.errstate(divide="ignore"):
+        smallest = np.log(reduce(np.minimum, lik.T))
+    bounds = np.take(np.append(smallest, 0.0), times).min(axis=0)
+    steps = np.take(np.vstack([lik, np.ones(k)]), times, axis=0).transpose(1, 0, 2).copy()  # (size, chunks, K)
+    renormalise = _renormalise_at(bounds)
+    # backward, a step shrinks the sum by at most the smallest column sum of A too
+    transmat = np.asarray(transmat, dtype=float)
+    with np.errstate(divide="ignore"):
+        back_bounds = bounds + min(np.log(np.min(transmat.sum(axis=0))), 0.0)
+    renormalise_back = _renormalise_at(back_bounds[::-1])[::-1]  # after step s (in backward order)
+    first = index_in_seq == 0
+    transmat = np.asarray(transmat, dtype=float)
+    ones = np.ones(k)
+    tiny = np.finfo(float).tiny
+
+    # 1. every chunk's transfer matrix, rows renormalised, log scale kept:
+    #    P_c = B D_{t0} A D_{t0+1} ... A D_{t_end}, with B = I for a sequence's first chunk, else A
+    prod = np.empty((n_total, k, k))
+    prod[:] = transmat
+    prod[first] = np.eye(k)
+    prod *= steps[0][:, None, :]
+    flat = prod.reshape(-1, k)
+    log_row_scale = np.zeros(n_total * k)
+    with np.errstate(divide="ignore"):
+        for s in range(size):
+            if s > 0:
+                flat = flat @ transmat
+                flat.reshape(n_total, k, k).__imul__(steps[s][:, None, :])
+            if renormalise[s]:
+                sums = flat @ ones
+                log_row_scale += np.log(sums)
+                flat /= np.maximum(sums, tiny)[:, None]
+    prod = flat.reshape(n_total, k, k)
+    log_row_scale = log_row_scale.reshape(n_total, k)
+
+    # 2. each chunk's starting and ending vector: a pass over the chunks of each
+    #    sequence, all sequences at once, in log space
+    layers = [np.flatnonzero(index_in_seq == j) for j in range(n_chunks.max())]
+    pre = np.empty((n_total, k))  # alpha just before the chunk (startprob for a first chunk)
+    post = np.empty((n_total, k))  # beta at the chunk's last step
+    chunk_log_norm = np.empty(n_total)
+    vectors = np.tile(startprob, (len(lengths), 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ids in layers:
+            seqs = seq_of_chunk[ids]
+            v = vectors[seqs]
+            pre[ids] = v
+            w = np.log(v) + log_row_scale[ids]
+            top = w.max(axis=1, keepdims=True)
+            u = np.matmul(np.exp(w - top)[:, None, :], prod[ids])[:, 0]
+            total = u @ ones
+            chunk_log_norm[ids] = top[:, 0] + np.log(total)
+            vectors[seqs] = u / total[:, None]
+        vectors[:] = 1.0
+        for ids in layers[::-1]:
+            seqs = seq_of_chunk[ids]
+            v = vectors[seqs]
+            post[ids] = v
+            w = np.log(np.matmul(prod[ids], v[:, :, None])[:, :, 0]) + log_row_scale[ids]
+            u = np.exp(w - w.max(axis=1, keepdims=True))
+            vectors[seqs] = u / (u @ ones)[:, None]
+
+        # 3. the recursions in every chunk at once, from those vectors
+        alpha = np.empty((size, n_total, k))
+        v = pre @ transmat
+        v[first] = pre[first]
+        np.multiply(v, steps[0], out=alpha[0])
+        for s in range(1, size):
+            v = alpha[s - 1]
+            if renormalise[s - 1]:
+                v = v / (v @ ones)[:, None]
+            np.multiply(v @ transmat, steps[s], out=alpha[s])
+        beta = np.empty((size, n_total, k))
+        beta[-1] = post
+        transposed = transmat.T
+        for s in range(size - 1, 0, -1):
+            v = beta[s]
+            if renormalise_back[s + 1] if s + 1 < size else False:
+                v = v / (v @ ones)[:, None]
+            np.matmul(v * steps[s], transposed, out=beta[s - 1])
+    # back to time order (the padding is dropped)
+    alpha = np.take(alpha.reshape(-1, k), position, axis=0)
+    beta = np.take(beta.reshape(-1, k), position, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # alpha and beta are known up to a factor per step, which cancels here
+        resp = alpha * beta
+        resp /= (resp @ ones)[:, None]
+        # xi_t(i, j) ∝ alpha[t-1, i] A[i, j] lik[t, j] beta[t, j], for t past each sequence's start
+        right = lik[1:] * beta[1:]
+        weight = 1.0 / (((alpha[:-1] @ transmat) * right) @ ones)
+        weight[begins[1:] - 1] = 0.0
+        xi_sum = transmat * ((alpha[:-1] * weight[:, None]).T @ right)
+    log_likelihoods = np.bincount(seq_of_chunk, weights=chunk_log_norm, minlength=len(lengths))
+    log_likelihoods += np.add.reduceat(shift, begins) if len(begins) else 0.0
+    ok = np.isfinite(log_likelihoods).all() and np.isfinite(resp).all() and np.isfinite(xi_sum).all()
+    return resp, xi_sum, log_likelihoods, ok
+
+
+def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk_size=None):
+    """Posteriors and log-likelihoods of many sequences at once, chunk-parallel.
+
+    The scaled recursions :eq:`hmm-forward-scaled` and
+    :eq:`hmm-backward-scaled` are linear in the vectors they carry:
+    ``alpha[t] ∝ alpha[t-1] M_t`` and ``beta[t-1] ∝ M_t beta[t]`` with the same
+    matrix ``M_t = A diag(lik[t])``.  Every sequence is cut into chunks of
+    ``chunk_size`` steps (default about ``1.8 sqrt(n_samples)``, at most the
+    longest sequence), and
+
+    1. every chunk's transfer matrix, the product of its ``M_t``, is built
+       for all chunks at once (one matrix product per step of a chunk, its
+       rows renormalised, with their log scales kept, only as often as
+       underflow could threaten: each step shrinks a row by at most its
+       smallest scaled likelihood);
+    2. a pass over the chunks of each sequence (all sequences at once)
+       carries the forward vector to every chunk's start and, in reverse,
+       the backward vector to every chunk's end, through those matrices
+       and in log space; the forward pass's normalisers add up to the
+       log-likelihood;
+    3. both recursions are rerun in all chunks at once from those vectors.
+
+    That is about ``20 sqrt(T)`` NumPy operations instead of ``T`` Python
+    steps, and one transfer matrix per chunk serves both directions.  The
+    results equal the step-by-step recursions' to rounding.  Should a
+    sequence be so extreme that something here is not finite, that
+    sequence is computed step by step (:func:`forward` and :func:`backward`),
+    which also raises the error for a sequence of probability zero.
 
     Parameters
     ----------
-    init : array of shape (n_components,)
-        ``v[0]``, non-negative with positive sum.
-    matrix : array of shape (n_components, n_components)
-    lik : array of shape (n_samples, n_components)
-        Non-negative; ``lik[0]`` is not used.
+    frame_loglik : array of shape (n_samples, n_components)
+        The sequences one after the other.
+    lengths : array of int
+        Their lengths, summing to ``n_samples``.
+    startprob : array of shape (n_components,)
+    transmat : array of shape (n_components, n_components)
     chunk_size : int, optional
 
     Returns
     -------
-    v : ndarray of shape (n_samples, n_components)
-        Every row sums to 1.
+    resp : ndarray of shape (n_samples, n_components)
+    xi_sum : ndarray of shape (n_components, n_components)
+        Summed over all sequences.
+    log_likelihoods : ndarray of shape (n_sequences,)
     """
-    n_samples, n_components = lik.shape
-    out = np.empty((n_samples, n_components))
-    if not init.sum() > 0:
-        raise ValueError("the sequence has probability zero under the parameters (at step 0)")
-    out[0] = init / init.sum()
-    n_steps = n_samples - 1
-    if n_steps == 0:
-        return out
-    size = chunk_size or int(np.ceil(np.sqrt(n_steps)))
-    n_chunks = -(-n_steps // size)
-    # steps past the end multiply by ones and are discarded
-    steps = np.ones((n_chunks * size, n_components))
-    steps[:n_steps] = lik[1:]
-    steps = steps.reshape(n_chunks, size, n_components).transpose(1, 0, 2)  # (size, chunks, K)
-
-    # 1. chunk transfer matrices from every unit start, rows renormalised
-    # prod holds the chunks' K x K matrices stacked as one (chunks * K, K) array,
-    # so that each step is one 2-D matrix product
-    prod = np.tile(np.eye(n_components), (n_chunks, 1))
-    shape3 = (n_chunks, n_components, n_components)
-    row_sums = np.empty((size, n_chunks, n_components))
-    tiny = np.finfo(float).tiny
-    add, maximum = np.add.reduce, np.maximum  # skip the Python wrappers in the hot loops
-    for s in range(size):
-        prod = prod @ matrix
-        view = prod.reshape(shape3)
-        view *= steps[s][:, None, :]
-        rows = add(view, axis=2)
-        row_sums[s] = rows
-        view /= maximum(rows, tiny)[:, :, None]  # a zero row stays zero
-    prod = prod.reshape(shape3)
-    with np.errstate(divide="ignore"):
-        log_row_scale = np.log(row_sums).sum(axis=0)  # -inf: a start that cannot continue
-
-    # 2. sequential stitching: each chunk's starting vector
-    starts = np.empty((n_chunks, n_components))
-    v = out[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for c in range(n_chunks):
-            starts[c] = v
-            w = np.log(v) + log_row_scale[c]
-            v = np.exp(w - w.max()) @ prod[c]
-            v /= add(v)
-
-        # 3. the recursion in every chunk at once
-        result = np.empty((size, n_chunks, n_components))
-        v = starts
-        for s in range(size):
-            v = (v @ matrix) * steps[s]
-            v /= add(v, axis=1, keepdims=True)
-            result[s] = v
-    # Only the real steps are checked: the padding steps past the end still
-    # apply ``matrix``, and in the backward pass (``matrix = transmat.T``) a
-    # state that no state can enter has a zero row there, so a padding step
-    # may give 0/0 even though the sequence is possible.
-    out[1:] = result.transpose(1, 0, 2).reshape(-1, n_components)[:n_steps]
-    if not np.all(np.isfinite(out)):  # a zero normaliser gave 0/0 at a real step
-        raise ValueError("the sequence has probability zero under the parameters")
-    return out
+    resp, xi_sum, log_likelihoods, finite = _forward_backward_chunked(
+        frame_loglik, lengths, startprob, transmat, chunk_size)
+    if finite:
+        return resp, xi_sum, log_likelihoods
+    xi_sum = np.zeros_like(xi_sum)
+    begin = 0
+    for s, n in enumerate(lengths):
+        try:
+            resp[begin : begin + n], xi, log_likelihoods[s] = forward_backward(
+                frame_loglik[begin : begin + n], startprob, transmat, "scaled")
+        except ValueError as exc:
+            raise ValueError(f"sequence {s}: {exc}") from None
+        xi_sum += xi
+        begin += n
+    return resp, xi_sum, log_likelihoods
 
 
 def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
@@ -279,8 +418,8 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     method : {"chunked", "scaled", "log"}, default "chunked"
         ``"scaled"``: the reference step-by-step recursions :func:`forward`
         and :func:`backward`; ``"log"``: :func:`forward_log` and
-        :func:`backward_log`; ``"chunked"``: :func:`filter_chunked` for
-        both passes (fastest, same numbers).
+        :func:`backward_log`; ``"chunked"``:
+        :func:`forward_backward_sequences` (fastest, same numbers).
 
     Returns
     -------
@@ -291,39 +430,39 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
     log_likelihood : float
         ``log p(x)``.
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    frame_loglik = _check_inputs(frame_loglik, startprob, transmat)
     if method == "log":
         return _forward_backward_log(frame_loglik, startprob, transmat)
+    if method == "chunked":
+        resp, xi_sum, log_likelihoods = forward_backward_sequences(
+            frame_loglik, [len(frame_loglik)], startprob, transmat)
+        return resp, xi_sum, float(log_likelihoods[0])
     lik, shift = _scaled_likelihoods(frame_loglik)
     if method == "scaled":
         alpha, log_scale = forward(frame_loglik, startprob, transmat)
-        beta = backward(frame_loglik, transmat, log_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: the log-space fallback below
+            beta = backward(frame_loglik, transmat, log_scale)
         log_likelihood = float(np.sum(log_scale))
-    elif method == "chunked":
-        alpha = filter_chunked(startprob * lik[0], transmat, lik)
-        # h[t] = beta[t] * lik[t] obeys h[t] ∝ (h[t+1] @ transmat.T) * lik[t]
-        h = filter_chunked(lik[-1], transmat.T, lik[::-1])[::-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            beta = np.where(lik > 0, h / lik, 0.0)
-        # scale[t] = sum_j (alpha[t-1] @ A)_j lik[t, j]: all at once
-        scale = np.empty(len(lik))
-        scale[0] = startprob @ lik[0]
-        scale[1:] = np.einsum("tj,tj->t", alpha[:-1] @ transmat, lik[1:])
-        if not np.all(scale > 0):
-            raise ValueError("the sequence has probability zero under the parameters")
-        log_likelihood = float(np.sum(np.log(scale) + shift))
     else:
         raise ValueError(f"method must be 'chunked', 'scaled' or 'log', got {method!r}")
 
-    resp = alpha * beta
-    resp /= resp.sum(axis=1, keepdims=True)
-    if len(lik) > 1:
-        # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
-        right = lik[1:] * beta[1:]
-        norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
-        xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
-    else:
-        xi_sum = np.zeros_like(transmat, dtype=float)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        if method == "scaled":
+            resp = alpha * beta
+            right = lik[1:] * beta[1:]
+        resp /= resp.sum(axis=1, keepdims=True)
+        if len(lik) > 1:
+            # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
+            norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
+            xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
+        else:
+            xi_sum = np.zeros_like(transmat, dtype=float)
+    if not (np.all(np.isfinite(resp)) and np.all(np.isfinite(xi_sum))):
+        # The scaled quantities keep every row's sum at 1, but a product of
+        # two of them can still underflow (frame log-likelihoods differing by
+        # ~700 between states, with forbidden transitions): then the
+        # log-space recursions, which cannot underflow, give the posteriors.
+        return _forward_backward_log(frame_loglik, startprob, transmat)
     return resp, xi_sum, log_likelihood
 
 
@@ -362,7 +501,7 @@ def viterbi(frame_loglik, startprob, transmat):
     path : ndarray of shape (n_samples,)
         State indices; ties go to the lowest index.
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    frame_loglik = _check_inputs(frame_loglik, startprob, transmat)
     with np.errstate(divide="ignore"):
         log_start, log_trans = np.log(startprob), np.log(transmat)
     n_samples, n_components = frame_loglik.shape

@@ -9,7 +9,7 @@ mean-field approximation ``q(theta_d) = Dirichlet(gamma[d])``,
 ``q(z = k | word v in document d) = phi[d, v, k]`` by coordinate ascent on
 the evidence lower bound (ELBO, :eq:`lda-elbo`): :eq:`lda-phi-update` and
 :eq:`lda-gamma-update`.  The M-step maximises the same bound over the
-topics (:eq:`lda-beta-update`; with a symmetric Dirichlet(``eta``) prior on
+topics, :eq:`lda-beta-update` (with a symmetric Dirichlet(``eta``) prior on
 the topics, over the Dirichlet parameters ``lambda`` of ``q(beta_k)``) and,
 optionally, over ``alpha`` by Newton's method (:eq:`lda-alpha-newton`).
 
@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln, polygamma
 
-from ._validation import as_float_2d, check_nonnegative, check_not_complex, check_positive_int
+from ._validation import as_float_2d, as_rng, check_nonnegative, check_not_complex, check_positive_int
 from .em import EMResult, run_em
 
 __all__ = [
@@ -722,11 +722,18 @@ def initial_params(X, n_components: int, *, alpha=None, eta: float | None = None
 def _initial_params(X, n_components, alpha, eta, topic_word, random_state):
     if alpha is None:
         alpha = 1.0 / n_components
-    alpha = np.asarray(alpha, dtype=float)
+    try:
+        alpha = np.asarray(alpha, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number or an array of shape ({n_components},), got {alpha!r}") from None
     if alpha.ndim == 0:
         alpha = np.full(n_components, float(alpha))
+    if alpha.shape != (n_components,):
+        raise ValueError(
+            f"alpha must be a number or an array of shape (n_components,) = ({n_components},), got shape {alpha.shape}"
+        )
     if topic_word is None:
-        rng = np.random.default_rng(random_state)
+        rng = as_rng(random_state)
         topic_word = rng.gamma(100.0, 0.01, size=(n_components, X.shape[1]))
         if eta is None:
             topic_word /= topic_word.sum(axis=1, keepdims=True)

@@ -48,7 +48,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_data_matrix, check_nonnegative, check_positive_int, check_shape, check_spd
+from ._validation import (as_data_matrix, as_rng, check_nonnegative, check_positive_int, check_shape,
+                          check_spd)
 from .em import EMResult, run_em
 
 __all__ = [
@@ -402,6 +403,11 @@ def _check_not_singular(covariance: np.ndarray, data: PatternGroups, reg_covar: 
     )
 
 
+#: Smallest observed variance a column may have: products of variances must
+#: stay in float64's normal range (a variance of 1e-318 has 4 digits left).
+_MIN_VARIANCE = 1e-280
+
+
 #: Relative size (per feature) below which an eigenvalue of the covariance's
 #: correlation matrix is rounding noise.
 _SINGULAR_RTOL = 100 * np.finfo(float).eps
@@ -537,6 +543,13 @@ def fit(
     n_samples, n_features = data.shape
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
     default = initial_params(data)
+    if covariance is None and not np.all(np.diag(default.covariance) > _MIN_VARIANCE):
+        j = int(np.flatnonzero(~(np.diag(default.covariance) > _MIN_VARIANCE))[0])
+        raise ValueError(
+            f"the observed values of column {j} of X have variance {default.covariance[j, j]:.3g}, "
+            f"below {_MIN_VARIANCE:g}, where float64 loses digits (subnormal numbers) or underflows "
+            "to 0: rescale X"
+        )
     params = _check_params(
         MissingNormalParams(
             default.mean if mean is None else mean,
@@ -594,7 +607,7 @@ def sample_imputations(X, params: MissingNormalParams, n_imputations: int = 5, r
     data = _group_for_params(X)
     params = _check_params(params, data.shape[1])
     n_imputations = check_positive_int(n_imputations, "n_imputations")
-    rng = np.random.default_rng(random_state)
+    rng = as_rng(random_state)
     X_hat = e_step(data, params)[0].X_hat
     out = np.repeat(X_hat[None], n_imputations, axis=0)
     for group in data._groups:

@@ -191,6 +191,47 @@ window.__emtutor = (() => {
     return problems;
   }
 
+  // Equation references and headings as printed: "((2.1))", a bare "(4)"
+  // for an equation of an unnumbered page, a heading numbered twice.
+  function numbering() {
+    const problems = [];
+    const root = document.querySelector("main, article, .bd-article") || document.body;
+    const text = root.innerText;
+    const doubled = text.match(/\(\(\d+(?:\.\d+)*\)[);]?/);
+    if (doubled) problems.push(`doubled parentheses around an equation number: "${doubled[0]}"`);
+    for (const a of root.querySelectorAll('a[href*="#equation-"]')) {
+      if (/^\(\d+\)$/.test(a.textContent.trim())) {
+        problems.push(`equation reference without its chapter: "${a.textContent.trim()}" -> ${a.getAttribute("href")}`);
+        break;
+      }
+    }
+    for (const h of root.querySelectorAll("h1, h2, h3, h4")) {
+      const title = h.textContent.replace(/#$/, "").trim();
+      if (/^\d+(\.\d+)*\.?\s+\d+[.)]\s/.test(title)) problems.push(`heading numbered twice: "${short(title, 60)}"`);
+    }
+    return problems;
+  }
+
+  // A table caption must be readable without scrolling the table sideways.
+  function tableCaptions() {
+    const problems = [];
+    for (const caption of document.querySelectorAll("caption")) {
+      if (!visible(caption)) continue;
+      let view = caption.closest("table").parentElement;
+      while (view && view !== document.body && getComputedStyle(view).overflowX === "visible") view = view.parentElement;
+      const limit = view && view !== document.body ? view.getBoundingClientRect().right : window.innerWidth;
+      const r = caption.getBoundingClientRect();
+      // the text itself, not the caption box (which may be as wide as the table)
+      const range = document.createRange();
+      range.selectNodeContents(caption);
+      const right = Math.max(...[...range.getClientRects()].map(x => x.right), r.left);
+      if (right > limit + 1) {
+        problems.push(`table caption runs ${Math.round(right - limit)} px out of view: "${short(caption.textContent, 50)}"`);
+      }
+    }
+    return problems;
+  }
+
   function apiText() {
     const text = document.body.innerText;
     const problems = [];
@@ -234,6 +275,8 @@ window.__emtutor = (() => {
       wide_equation: wideEquations(mode),
       figures: mode === "desktop" ? figures() : [],
       api_text: apiText(),
+      table_caption: tableCaptions(),
+      numbering: numbering(),
       orphaned_punctuation: orphanedPunctuation(),
       page_width: mode === "phone" ? pageWidth() : [],
     };

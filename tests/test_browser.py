@@ -31,13 +31,19 @@ sees is measured at 1366x900 and at a phone's 390x844 by the detectors of
   prose outside math, or reST markup in displayed code;
 * a display equation wider than its column at desktop width; at phone width,
   one that is wider and does not scroll, or scrolls with no visible scrollbar;
+  at either width, one cut off on the left (where no scrollbar reaches);
+* a table caption running out of view (a table that scrolls sideways);
 * a page wider than the phone's viewport;
 * at phone width, a menu button that does not open a drawer listing every
   chapter of the table of contents;
 * a notebook figure stored at less than twice the width it is shown at
   (SVG exempt), or whose alt text is missing or a file name;
 * ``<function <lambda>>`` or "Alias for field number" in the text;
-* punctuation starting a line right after inline math.
+* punctuation starting a line right after inline math;
+* an equation reference in doubled parentheses "((2.1))" or without its
+  chapter ("(4)"), a heading numbered twice ("24.1. 1. ...").
+
+The search page's result snippets are checked for raw TeX the same way.
 
 Each of these detectors is shown to fire on a page with exactly its defect
 (``tests/browser_fixtures/``, and a copy of the build with a dead menu
@@ -390,6 +396,7 @@ def check_reading(tab, page: str, screenshot: bool) -> list[str]:
     if screenshot:
         # after the checks: a full-page screenshot resizes the page while it is taken
         name = page.replace("/", "__").removesuffix(".html") + ".jpg"
+        tab.evaluate("() => document.activeElement && document.activeElement.blur()")
         for mode, viewport in (("phone", PHONE), ("desktop", VIEWPORT)):
             tab.set_viewport_size(viewport)
             path = SCREENSHOT_DIR / mode / name

@@ -6,6 +6,7 @@ from functools import partial
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
+from threadpoolctl import threadpool_limits
 
 from oracles import regularised_bound
 
@@ -63,13 +64,25 @@ def naive_m_step(X, resp, reg_covar, covariance_type):
     return gmm.GMMParams(counts / n, means, covariances)
 
 
-@pytest.fixture(params=["default blocks", "256-row blocks"])
+@pytest.fixture(params=["default blocks", "256-row blocks", "256-row blocks on 3 threads"])
 def blocks(request, monkeypatch):
-    """Run a test with the default block size and with the smallest blocks
-    (2500 rows then span ten blocks, the last one partial)."""
+    """Run a test with the default block size, with the smallest blocks
+    (2500 rows then span ten blocks, the last one partial), and with those
+    blocks dealt out to three threads (BLAS allowed three, and a thread
+    given as few as one block), checking that they were."""
+    if request.param == "default blocks":
+        yield request.param
+        return
+    monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
     if request.param == "256-row blocks":
-        monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
-    return request.param
+        yield request.param
+        return
+    monkeypatch.setattr(gmm, "_MIN_BLOCKS_PER_THREAD", 1)
+    pools = []
+    monkeypatch.setattr(gmm, "_thread_pool", lambda n, make=gmm._thread_pool: pools.append(n) or make(n))
+    with threadpool_limits(3, user_api="blas"):
+        yield request.param
+    assert pools and set(pools) == {3}, "the blocks were not shared out among threads"
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
@@ -338,3 +351,22 @@ def test_restart_ties_are_broken_by_order_not_by_rounding():
     chain = gmm._summarise_restarts([-101.0, -100.0, -100.0 + 5e-3, -100.0 + 9e-3], atol=1e-2)
     assert chain.best == 1
 
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_results_do_not_depend_on_the_number_of_threads(covariance_type, monkeypatch):
+    """The blocks are summed in runs fixed by the data's size, not by how many
+    threads computed them: one thread and three give the same bits."""
+    monkeypatch.setattr(gmm, "_BLOCK_FLOATS", 1)
+    monkeypatch.setattr(gmm, "_MIN_BLOCKS_PER_THREAD", 1)
+    monkeypatch.setattr(gmm, "_MAX_RUNS", 7)
+    rng = np.random.default_rng(4)
+    params = random_params(rng, 4, 6, covariance_type, offset=20.0)
+    X = sample_mixture(rng, params, 6000, covariance_type)
+    results = []
+    for threads in (1, 3):
+        with threadpool_limits(threads, user_api="blas"):
+            resp, log_norm = gmm.e_step(X, params, covariance_type=covariance_type)
+            results.append((resp, log_norm, *gmm.m_step(X, resp, reg_covar=1e-6, covariance_type=covariance_type)))
+    for one, three in zip(*results):
+        assert np.array_equal(one, three)

@@ -281,11 +281,33 @@ def test_chunked_scaled_and_log_space_agree(problem, chunk):
         assert other[2] == pytest.approx(ref[2], rel=1e-11, abs=1e-11)
         np.testing.assert_allclose(other[0], ref[0], atol=1e-9)
         np.testing.assert_allclose(other[1], ref[1], atol=1e-8 * max(1, len(x)))
-    # the chunked filter with any chunk size equals the step-by-step filter
-    alpha, _ = hmm_core.forward(frame, params.startprob, params.transmat)
-    lik, _ = hmm_core._scaled_likelihoods(frame)
-    chunked = hmm_core.filter_chunked(params.startprob * lik[0], params.transmat, lik, chunk_size=chunk)
-    np.testing.assert_allclose(chunked, alpha, atol=1e-10)
+    # the chunked passes with any chunk size equal the step-by-step ones
+    resp, xi_sum, lls = hmm_core.forward_backward_sequences(frame, [len(x)], params.startprob, params.transmat,
+                                                            chunk_size=chunk)
+    assert lls[0] == pytest.approx(ref[2], rel=1e-11, abs=1e-11)
+    np.testing.assert_allclose(resp, ref[0], atol=1e-10)
+    np.testing.assert_allclose(xi_sum, ref[1], atol=1e-10 * max(1, len(x)))
+
+
+@given(problems, st.lists(st.integers(1, 60), min_size=1, max_size=8), st.integers(1, 30))
+def test_many_sequences_at_once_equal_each_sequence_step_by_step(problem, cuts, chunk):
+    """forward_backward_sequences on sequences of mixed lengths (chunks padded
+    at each sequence's end, sequences restarting from startprob) against the
+    reference recursions run on every sequence alone."""
+    params, x = make_problem(*problem)
+    lengths = np.array(cuts)
+    x = np.concatenate([x] * (-(-lengths.sum() // len(x))))[: lengths.sum()]
+    frame = hmm.frame_log_likelihood(x, params, covariance_type="full" if problem[3] == "full" else "diag")
+    resp, xi_sum, lls = hmm_core.forward_backward_sequences(frame, lengths, params.startprob, params.transmat,
+                                                            chunk_size=chunk)
+    begin, xi_ref = 0, 0.0
+    for n, ll in zip(lengths, lls):
+        ref = hmm_core.forward_backward(frame[begin : begin + n], params.startprob, params.transmat, "scaled")
+        assert ll == pytest.approx(ref[2], rel=1e-11, abs=1e-11)
+        np.testing.assert_allclose(resp[begin : begin + n], ref[0], atol=1e-10)
+        xi_ref = xi_ref + ref[1]
+        begin += n
+    np.testing.assert_allclose(xi_sum, xi_ref, atol=1e-10 * max(1, len(x)))
 
 
 def test_scaled_alpha_beta_are_log_space_alpha_beta_rescaled():
@@ -580,8 +602,8 @@ GOOD = hmm.CategoricalHMMParams(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.2
 @pytest.mark.parametrize(
     "x, lengths, params, match",
     [
-        ([0, 1, 3], None, GOOD, "symbol 3 is outside 0..2"),
-        ([0, -1, 2], None, GOOD, "symbol -1 is outside"),
+        ([0, 1, 3], None, GOOD, "X has symbol 3, outside 0..2"),
+        ([0, -1, 2], None, GOOD, "X has symbol -1; symbols must be 0, 1"),
         ([0.0, 1.5, 2.0], None, GOOD, "integer symbols"),
         (["a", "b"], None, GOOD, "integer symbols"),
         ([], None, GOOD, "empty"),

@@ -14,7 +14,7 @@ for v in 3.11 3.12 3.13; do
     if [ -z "$python" ]; then absent="$absent $v"; continue; fi
     echo "== package tests under Python $v ($python)"
     if make --no-print-directory venv VENV=".venv-$v" PYTHON="$python" &&
-       ".venv-$v/bin/python" -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_book_serves_no_solutions.py -q -p no:cacheprovider; then
+       ".venv-$v/bin/python" -m pytest tests -n auto --dist loadfile --ignore=tests/test_browser.py --ignore=tests/test_book_serves_no_solutions.py -q -p no:cacheprovider; then
         ran="$ran $v"
     else
         failed="$failed $v"
