@@ -12,7 +12,7 @@ that); its count is the baseline of the ratios.
 
     .venv/bin/python benchmarks/accelerate.py
 
-Wall times are of one run each on this machine (one BLAS thread; `REPEATS` takes the best of more).
+Wall times are the best of ``REPEATS`` runs on this machine (one BLAS thread).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from emtutor import accelerate, coins, datasets, gmm, hmm, lda, missing  # noqa:
 
 XTOL = 1e-11
 MAX_ITER = 50_000
-REPEATS = 1
+REPEATS = 3
 METHODS = ("em", "aitken", "squarem", "quasi-newton")
 
 
