@@ -437,22 +437,20 @@ def forward_backward(frame_loglik, startprob, transmat, method="chunked"):
         resp, xi_sum, log_likelihoods = forward_backward_sequences(
             frame_loglik, [len(frame_loglik)], startprob, transmat)
         return resp, xi_sum, float(log_likelihoods[0])
-    lik, shift = _scaled_likelihoods(frame_loglik)
-    if method == "scaled":
-        alpha, log_scale = forward(frame_loglik, startprob, transmat)
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow: the log-space fallback below
-            beta = backward(frame_loglik, transmat, log_scale)
-        log_likelihood = float(np.sum(log_scale))
-    else:
+    lik, _ = _scaled_likelihoods(frame_loglik)
+    if method != "scaled":
         raise ValueError(f"method must be 'chunked', 'scaled' or 'log', got {method!r}")
+    alpha, log_scale = forward(frame_loglik, startprob, transmat)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow: the log-space fallback below
+        beta = backward(frame_loglik, transmat, log_scale)
+    log_likelihood = float(np.sum(log_scale))
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        if method == "scaled":
-            resp = alpha * beta
-            right = lik[1:] * beta[1:]
+        resp = alpha * beta
         resp /= resp.sum(axis=1, keepdims=True)
         if len(lik) > 1:
             # xi_t(i, j) ∝ alpha[t, i] A[i, j] lik[t+1, j] beta[t+1, j], each t normalised to 1
+            right = lik[1:] * beta[1:]
             norm = np.einsum("tj,tj->t", alpha[:-1] @ transmat, right)
             xi_sum = transmat * ((alpha[:-1] / norm[:, None]).T @ right)
         else:
