@@ -37,13 +37,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from fuzz_problems import OUTCOMES, PROBLEMS, classify, invalid_cases  # noqa: E402
+from fuzz_problems import OUTCOMES, PROBLEMS, classify, invalid_cases, problem_rng  # noqa: E402
 
 BAD = ["nonfinite", "unrelated", "decrease", "warning"]
-
-
-def problem_rng(model: str, seed: int) -> np.random.Generator:
-    return np.random.default_rng([seed, sorted(PROBLEMS).index(model), 16])
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ scikit-learn's conventions (hmmlearn's for the HMMs):
   scikit-learn.
 
 ``score`` follows each family's peer: the mean log-likelihood per sample
-for :class:`GaussianMixture` and :class:`MissingNormal` (scikit-learn's
+for :class:`GaussianMixture`, :class:`BernoulliMixture` and :class:`MissingNormal` (scikit-learn's
 ``GaussianMixture.score``), the total log-likelihood of the sequences for
 the HMMs (hmmlearn), the total ELBO of the documents for
 :class:`LatentDirichletAllocation` (scikit-learn's ``LatentDirichletAllocation.score``).
@@ -39,12 +39,13 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import gmm, hmm, lda, missing
+from . import bernoulli, gmm, hmm, lda, missing
 from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
 __all__ = [
     "GaussianMixture",
+    "BernoulliMixture",
     "CategoricalHMM",
     "GaussianHMM",
     "MissingNormal",
@@ -186,7 +187,46 @@ def _dense_data(X, estimator) -> np.ndarray:
 # Gaussian mixtures
 
 
-class GaussianMixture(_Estimator):
+class _Mixture(_Estimator):
+    """What the mixture estimators share: everything computed from the E-step.
+
+    Subclasses define ``_e_step(X) -> (resp, log_norm)`` (validating ``X``)
+    and ``_n_parameters()``.
+    """
+
+    _estimator_type = "density_estimator"
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit, then return the most responsible component of each point."""
+        return self.fit(X).predict(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Responsibilities (the E-step): array of shape (n_samples, n_components)."""
+        return self._e_step(X)[0]
+
+    def predict(self, X) -> np.ndarray:
+        """Most responsible component of each point: array of shape (n_samples,)."""
+        return np.argmax(self._e_step(X)[0], axis=1)
+
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_n)`` of each point: array of shape (n_samples,)."""
+        return self._e_step(X)[1]
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample (scikit-learn's ``score``)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``-2 log L + p log n`` (lower is better), :eq:`gmm-bic`."""
+        log_norm = self.score_samples(X)
+        return float(-2 * np.sum(log_norm) + self._n_parameters() * np.log(len(log_norm)))
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better), :eq:`gmm-aic`."""
+        return float(-2 * np.sum(self.score_samples(X)) + 2 * self._n_parameters())
+
+
+class GaussianMixture(_Mixture):
     """Gaussian mixture model fitted by EM (:eq:`gmm-density`); see :func:`emtutor.gmm.fit`.
 
     Parameters
@@ -244,8 +284,6 @@ class GaussianMixture(_Estimator):
     >>> model.means_.shape
     (3, 2)
     """
-
-    _estimator_type = "density_estimator"
 
     def __init__(
         self,
@@ -313,40 +351,11 @@ class GaussianMixture(_Estimator):
         with np.errstate(divide="ignore"):
             return 1.0 / precisions
 
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        """Fit, then return the most responsible component of each point."""
-        return self.fit(X).predict(X)
-
     def _e_step(self, X):
         self._check_fitted()
         X = _dense_data(X, self)
         self._check_n_features(X.shape[1])
         return gmm.e_step(X, self.params_, covariance_type=self.covariance_type)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Responsibilities :eq:`gmm-e-step`: array of shape (n_samples, n_components)."""
-        return self._e_step(X)[0]
-
-    def predict(self, X) -> np.ndarray:
-        """Most responsible component of each point: array of shape (n_samples,)."""
-        return np.argmax(self._e_step(X)[0], axis=1)
-
-    def score_samples(self, X) -> np.ndarray:
-        """``log p(x_n)`` of each point: array of shape (n_samples,)."""
-        return self._e_step(X)[1]
-
-    def score(self, X, y=None) -> float:
-        """Mean log-likelihood per sample (scikit-learn's ``score``)."""
-        return float(np.mean(self.score_samples(X)))
-
-    def bic(self, X) -> float:
-        """Bayesian information criterion ``-2 log L + p log n`` (lower is better), :eq:`gmm-bic`."""
-        log_norm = self.score_samples(X)
-        return float(-2 * np.sum(log_norm) + self._n_parameters() * np.log(len(log_norm)))
-
-    def aic(self, X) -> float:
-        """Akaike information criterion ``-2 log L + 2 p`` (lower is better), :eq:`gmm-aic`."""
-        return float(-2 * np.sum(self.score_samples(X)) + 2 * self._n_parameters())
 
     def _n_parameters(self) -> int:
         return gmm.n_parameters(self.n_components, self.n_features_in_, self.covariance_type)
@@ -376,6 +385,131 @@ class GaussianMixture(_Estimator):
             for mean, cov, count in zip(self.means_, covariances, counts)
         ])
         labels = np.repeat(np.arange(self.n_components), counts)
+        return X, labels
+
+
+# --------------------------------------------------------------------------
+# Mixtures of Bernoullis
+
+
+class BernoulliMixture(_Mixture):
+    """Mixture of multivariate Bernoulli distributions fitted by EM (:eq:`bern-density`);
+    see :func:`emtutor.bernoulli.fit`.
+
+    scikit-learn has no counterpart; the settings and methods are those of
+    :class:`GaussianMixture` that apply (no covariances, so no
+    ``covariance_type`` or ``reg_covar``: the likelihood is bounded).
+    ``X`` must hold only 0 and 1.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+    n_init : int, default 1
+        Number of restarts; the fit with the highest final log-likelihood is kept.
+    tol : float, default 1e-4
+        Stop when the log-likelihood *per sample* changes by less than ``tol``.
+    max_iter : int, default 100
+    random_state : int, numpy Generator or None
+        Seed for the initial means (uniform on (0.25, 0.75), Bishop's start).
+    record : bool, default False
+        Keep every iteration's parameters and responsibilities in ``history_``.
+    weights_init, means_init : array, optional
+        Explicit initial weights and means (used exactly, in every restart).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+        ``means_[k, i]``: the probability that component ``k`` switches
+        feature ``i`` on.
+    params_ : emtutor.bernoulli.BernoulliParams
+    converged_ : bool
+    n_iter_ : int
+    objectives_ : ndarray of shape (n_iter_,)
+        The total log-likelihood after every iteration of the kept restart.
+    objective_ : float
+    lower_bound_ : float
+        ``objective_ / n_samples``.
+    restarts_ : emtutor.gmm.RestartSummary
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emtutor import BernoulliMixture
+    >>> X = np.array([[1, 1, 0, 0]] * 5 + [[0, 0, 1, 1]] * 5)
+    >>> BernoulliMixture(2, random_state=0).fit(X).predict(X).tolist()
+    [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        n_init: int = 1,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        random_state=None,
+        record: bool = False,
+        weights_init=None,
+        means_init=None,
+    ):
+        _keep_arguments(self, locals())
+
+    def fit(self, X, y=None) -> "BernoulliMixture":
+        """Fit the mixture to the binary rows of ``X`` by EM (see :func:`emtutor.bernoulli.fit`).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features), entries 0 or 1
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = bernoulli.as_binary_matrix(_reject_sparse(X, self))
+        result = bernoulli._fit(
+            X,
+            self.n_components,
+            n_init=self.n_init,
+            weights=self.weights_init,
+            means=self.means_init,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+            record=self.record,
+        )
+        self._store_run(result, X.shape[1])
+        self.lower_bound_ = result.objective / len(X)
+        self.restarts_ = result.restarts
+        return self
+
+    def _e_step(self, X):
+        self._check_fitted()
+        X = bernoulli.as_binary_matrix(_reject_sparse(X, self))
+        self._check_n_features(X.shape[1])
+        return bernoulli.e_step(X, self.params_)
+
+    def _n_parameters(self) -> int:
+        return bernoulli.n_parameters(self.n_components, self.n_features_in_)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw binary rows from the fitted mixture (``random_state`` used afresh each call).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), entries 0.0 or 1.0
+            Grouped by component.
+        labels : ndarray of shape (n_samples,)
+        """
+        self._check_fitted()
+        n_samples = check_positive_int(n_samples, "n_samples", 1)
+        rng = as_rng(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        labels = np.repeat(np.arange(self.n_components), counts)
+        X = (rng.random((n_samples, self.n_features_in_)) < self.means_[labels]).astype(float)
         return X, labels
 
 

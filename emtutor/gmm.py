@@ -61,6 +61,7 @@ __all__ = [
     "GMMParams",
     "GMMResult",
     "RestartSummary",
+    "best_restart",
     "log_gaussian_density",
     "e_step",
     "m_step",
@@ -1059,6 +1060,20 @@ def _summarise_restarts(final, atol) -> RestartSummary:
     return RestartSummary(final, _first_best(final, atol), np.array(optima), np.array(counts), float(atol))
 
 
+def best_restart(runs, tol: float, n_observations: int):
+    """The run to keep of several restarts, and the :class:`RestartSummary` of all.
+
+    Restarts whose final objectives (totals) are within
+    ``max(100 * tol * n_observations, 1e-6 * |objective|)`` of each other
+    reach the same optimum (``tol`` is per observation), and of those the
+    earliest is kept (see :func:`_first_best`).  Shared by every model with
+    ``n_init``.
+    """
+    final = [run.objective for run in runs]
+    summary = _summarise_restarts(final, atol=max(100 * tol * n_observations, 1e-6 * max(abs(v) for v in final)))
+    return runs[summary.best], summary
+
+
 def _first_best(final, atol) -> int:
     """Index of the restart to keep: a later restart replaces the kept one
     only if its final log-likelihood is higher by more than ``atol``.
@@ -1211,10 +1226,7 @@ def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, cova
         runs.append(run_em(X, params, e_step=e_step_fn, m_step=m_step_fn, m_step_slack=slack_fn,
                            n_observations=n_samples, tol=tol, max_iter=max_iter, record=record))
 
-    final = [run.objective for run in runs]
-    # tol is per observation; the restarts' objectives are totals
-    summary = _summarise_restarts(final, atol=max(100 * tol * n_samples, 1e-6 * max(abs(v) for v in final)))
-    best = runs[summary.best]
+    best, summary = best_restart(runs, tol, n_samples)
     return GMMResult(
         **{f.name: getattr(best, f.name) for f in fields(EMResult)},
         covariance_type=covariance_type,

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 import emtutor
-from emtutor import coins, gmm, hmm, hmm_core, lda, missing
+from emtutor import bernoulli, coins, gmm, hmm, hmm_core, lda, missing
 from emtutor.em import ConvergenceWarning, LikelihoodDecreaseError
 
 OUTCOMES = ["ok", "value_error", "nonfinite", "unrelated", "decrease", "accepted", "wrong_name", "warning"]
@@ -203,14 +203,41 @@ def coins_problem(rng):
     return call
 
 
+def bernoulli_problem(rng):
+    n, d = int(rng.integers(1, 60)), int(rng.integers(1, 12))
+    X = (rng.random((n, d)) < rng.choice([0.01, 0.2, 0.5, 0.99])).astype(float)
+    if rng.random() < 0.3:
+        X = np.repeat(X[:1], n, axis=0)  # every row the same
+    k = int(rng.integers(1, min(n, 5) + 1))
+    seed = int(rng.integers(1 << 30))
+    n_init = int(rng.integers(1, 3))
+
+    def call():
+        model = emtutor.BernoulliMixture(k, n_init=n_init, random_state=seed).fit(X)
+        return model, model.predict_proba(X), model.score(X), model.bic(X)
+    return call
+
+
 PROBLEMS = {
     "gmm": gmm_problem,
+    "bernoulli": bernoulli_problem,
     "hmm_gaussian": hmm_gaussian_problem,
     "hmm_categorical": hmm_categorical_problem,
     "missing": missing_problem,
     "lda": lda_problem,
     "coins": coins_problem,
 }
+
+#: Each model's number in the seeds of its problems.  Fixed, not the position
+#: in a sorted list, so a new model does not change the problems of the others
+#: (the regression cases in tests/test_fuzz.py name (model, seed) pairs).
+MODEL_NUMBERS = {"coins": 0, "gmm": 1, "hmm_categorical": 2, "hmm_gaussian": 3, "lda": 4, "missing": 5,
+                 "bernoulli": 6}
+
+
+def problem_rng(model: str, seed: int) -> np.random.Generator:
+    """The generator of problem ``seed`` of ``model`` (the fuzz script's and the tests')."""
+    return np.random.default_rng([seed, MODEL_NUMBERS[model], 16])
 
 
 # ----------------------------------------------------------------- bad arguments
@@ -223,6 +250,8 @@ _COIN_DATA = coins.as_coin_data([3, 5, 9], 10)
 _COIN_PARAMS = coins.CoinParams(np.array([0.5, 0.5]), np.array([0.3, 0.7]))
 _NAN_ROW = np.array([[np.nan, 0.0], [1.0, 1.0], [2.0, 0.5]])
 _STATES = np.array([0.5, 0.5])
+_BINARY = (np.random.default_rng(2).random((20, 4)) < 0.5).astype(float)
+_BERN_PARAMS = bernoulli.BernoulliParams(np.array([0.5, 0.5]), np.full((2, 4), 0.5))
 
 #: Bad values a setting of each kind may get.
 BAD_VALUES = {
@@ -264,6 +293,13 @@ def invalid_cases():
         ("viterbi empty", lambda: hmm_core.viterbi(np.zeros((0, 2)), _STATES, np.eye(2)), "frame_loglik"),
         ("forward_backward NaN", lambda: hmm_core.forward_backward(np.full((3, 2), np.nan), _STATES, np.eye(2)),
          "frame_loglik"),
+        ("bernoulli non-binary X", lambda: bernoulli.fit(_X, 2), "X"),
+        ("bernoulli.e_step means shape", lambda: bernoulli.log_likelihood(_BINARY, bernoulli.BernoulliParams(
+            np.array([0.5, 0.5]), np.full((2, 3), 0.5))), "means"),
+        ("bernoulli.log_likelihood NaN X", lambda: bernoulli.log_likelihood(np.full((2, 4), np.nan), _BERN_PARAMS),
+         "X"),
+        ("BernoulliMixture sparse", lambda: emtutor.BernoulliMixture(2).fit(__import__("scipy.sparse").sparse
+                                                                            .csr_matrix(_BINARY)), "sparse"),
         ("viterbi transmat shape", lambda: hmm_core.viterbi(np.zeros((3, 2)), _STATES, np.eye(3)), "transmat"),
     ]
     settings = {
@@ -285,6 +321,10 @@ def invalid_cases():
                     ["n_components", "tol", "max_iter", "random_state"]),
         "coins.fit": (lambda **kw: coins.fit([3, 5, 9], 10, kw.pop("n_components", 2), **kw),
                       ["n_components", "tol", "max_iter", "random_state"]),
+        "bernoulli.fit": (lambda **kw: bernoulli.fit(kw.pop("X", _BINARY), kw.pop("n_components", 2), **kw),
+                          ["X", "n_components", "tol", "max_iter", "n_init", "random_state"]),
+        "BernoulliMixture": (lambda **kw: emtutor.BernoulliMixture(**{"n_components": 2, **_settings(kw)}).fit(
+            kw.get("X", _BINARY)), ["X", "n_components", "tol", "max_iter", "n_init", "random_state"]),
         "kmeans_plusplus": (lambda **kw: gmm.kmeans_plusplus(kw.pop("X", _X), kw.pop("n_components", 2), **kw),
                             ["X", "n_components", "random_state"]),
     }

@@ -25,9 +25,11 @@ from emtutor import NotFittedError, datasets, estimators
 X_REAL = np.random.default_rng(0).normal(size=(20, 2))
 X_SYMBOLS = np.random.default_rng(0).integers(0, 3, size=(20, 1))
 X_COUNTS = np.random.default_rng(0).integers(0, 5, size=(6, 8))
+X_BINARY = (np.random.default_rng(0).random((20, 5)) < 0.4).astype(float)
 
 ESTIMATORS = [
     (emtutor.GaussianMixture(2), "predict", X_REAL),
+    (emtutor.BernoulliMixture(2), "predict", X_BINARY),
     (emtutor.CategoricalHMM(2), "predict", X_SYMBOLS),
     (emtutor.GaussianHMM(2), "predict", X_REAL),
     (emtutor.MissingNormal(), "transform", X_REAL),
@@ -88,7 +90,7 @@ def test_common_fitted_attributes_and_record(estimator, method, X):
 @pytest.mark.parametrize("estimator", [e for e, _, _ in ESTIMATORS if hasattr(e, "sample")],
                          ids=lambda e: type(e).__name__)
 def test_sample_reuses_random_state(estimator):
-    X = X_SYMBOLS if isinstance(estimator, emtutor.CategoricalHMM) else X_REAL
+    X = {emtutor.CategoricalHMM: X_SYMBOLS, emtutor.BernoulliMixture: X_BINARY}.get(type(estimator), X_REAL)
     model = clone(estimator).set_params(random_state=3).fit(X)
     first, second = model.sample(50), model.sample(50)
     np.testing.assert_array_equal(first[0], second[0])
