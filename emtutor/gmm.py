@@ -1066,7 +1066,7 @@ def best_restart(runs, tol: float, n_observations: int):
     Restarts whose final objectives (totals) are within
     ``max(100 * tol * n_observations, 1e-6 * |objective|)`` of each other
     reach the same optimum (``tol`` is per observation), and of those the
-    earliest is kept (see :func:`_first_best`).  Shared by every model with
+    earliest is kept (see ``_first_best``).  Shared by every model with
     ``n_init``.
     """
     final = [run.objective for run in runs]
