@@ -3,7 +3,7 @@
 The layout shows the architecture:
 
 * :mod:`emtutor.em`: the one generic EM driver, :func:`~emtutor.em.run_em`;
-* one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.bernoulli`, :mod:`emtutor.coins`,
+* one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.bernoulli`, :mod:`emtutor.factor`, :mod:`emtutor.coins`,
   :mod:`emtutor.hmm` with its inference core :mod:`emtutor.hmm_core`,
   :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
   and ``m_step`` functions named after the book's equations and a ``fit``
@@ -19,9 +19,10 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
+from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
-from .estimators import BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixture, LatentDirichletAllocation, MissingNormal
+from .estimators import (BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM, GaussianMixture,
+                         LatentDirichletAllocation, MissingNormal, ProbabilisticPCA)
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,8 @@ __all__ = [
     # estimators
     "GaussianMixture",
     "BernoulliMixture",
+    "FactorAnalysis",
+    "ProbabilisticPCA",
     "CategoricalHMM",
     "GaussianHMM",
     "LatentDirichletAllocation",
@@ -48,6 +51,7 @@ __all__ = [
     "elbo",
     "em",
     "estimators",
+    "factor",
     "gmm",
     "hmm",
     "hmm_core",

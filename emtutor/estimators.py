@@ -39,13 +39,15 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, gmm, hmm, lda, missing
+from . import bernoulli, factor, gmm, hmm, lda, missing
 from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
 __all__ = [
     "GaussianMixture",
     "BernoulliMixture",
+    "FactorAnalysis",
+    "ProbabilisticPCA",
     "CategoricalHMM",
     "GaussianHMM",
     "MissingNormal",
@@ -511,6 +513,139 @@ class BernoulliMixture(_Mixture):
         labels = np.repeat(np.arange(self.n_components), counts)
         X = (rng.random((n_samples, self.n_features_in_)) < self.means_[labels]).astype(float)
         return X, labels
+
+
+# --------------------------------------------------------------------------
+# Factor models
+
+
+class _FactorModel(_Estimator):
+    """What factor analysis and probabilistic PCA share; subclasses set ``_noise``."""
+
+    _noise = "diagonal"
+    _transformer = True
+
+    def __init__(
+        self,
+        n_factors: int = 1,
+        *,
+        tol: float = 1e-4,
+        max_iter: int = 1000,
+        random_state=None,
+        record: bool = False,
+        components_init=None,
+        noise_variance_init=None,
+    ):
+        _keep_arguments(self, locals())
+
+    def fit(self, X, y=None):
+        """Fit the model to ``X`` by EM (see :func:`emtutor.factor.fit`).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = _dense_data(X, self)
+        result = factor._fit(
+            factor._summarise(X),
+            self.n_factors,
+            noise=self._noise,
+            components=self.components_init,
+            noise_variance=self.noise_variance_init,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+            record=self.record,
+        )
+        return self._store_run(result, X.shape[1])
+
+    def _data(self, X) -> np.ndarray:
+        self._check_fitted()
+        X = _dense_data(X, self)
+        self._check_n_features(X.shape[1])
+        return X
+
+    def transform(self, X) -> np.ndarray:
+        """The posterior means of the factors, ``E[z_n | x_n]`` :eq:`fa-posterior`: shape (n_samples, n_factors)."""
+        return factor.posterior_means(self._data(X), self.params_)
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit, then :meth:`transform` ``X``."""
+        return self.fit(X).transform(X)
+
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_n)`` of each row under :eq:`fa-marginal`: shape (n_samples,)."""
+        return factor.log_density(self._data(X), self.params_)
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample (scikit-learn's ``FactorAnalysis.score``)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def get_covariance(self) -> np.ndarray:
+        """The model's covariance ``W W^T + Psi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
+        self._check_fitted()
+        return self.components_.T @ self.components_ + np.diag(self.noise_variance_)
+
+    def sample(self, n_samples: int = 1) -> np.ndarray:
+        """Draw points ``W z + mu + e`` (``random_state`` used afresh each call): shape (n_samples, n_features)."""
+        self._check_fitted()
+        n_samples = check_positive_int(n_samples, "n_samples", 1)
+        rng = as_rng(self.random_state)
+        z = rng.standard_normal((n_samples, len(self.components_)))
+        noise = rng.standard_normal((n_samples, self.n_features_in_)) * np.sqrt(self.noise_variance_)
+        return z @ self.components_ + self.mean_ + noise
+
+
+class FactorAnalysis(_FactorModel):
+    """Factor analysis fitted by EM (:eq:`fa-model`, diagonal noise); see :func:`emtutor.factor.fit`.
+
+    Follows scikit-learn's ``FactorAnalysis`` (same fitted attributes,
+    ``transform`` and ``score``), which maximises the same likelihood by a
+    different algorithm; the number of factors is ``n_factors`` (scikit-learn
+    calls it ``n_components``, which in emtutor is always the number of
+    latent classes).
+
+    Parameters
+    ----------
+    n_factors : int, default 1
+        ``q``, the number of hidden factors, ``1 <= q < n_features``.
+    tol : float, default 1e-4
+        Stop when the log-likelihood *per sample* changes by less than ``tol``.
+    max_iter : int, default 1000
+    random_state : int, numpy Generator or None
+        Seed for the initial loadings.
+    record : bool, default False
+    components_init, noise_variance_init : array, optional
+        Explicit initial loadings (shape (n_factors, n_features)) and noise variances.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+    components_ : ndarray of shape (n_factors, n_features)
+        The loadings ``W^T`` (determined up to a rotation of the factors).
+    noise_variance_ : ndarray of shape (n_features,)
+    params_ : emtutor.factor.FactorParams
+    n_iter_, converged_, objectives_, objective_, history_, n_features_in_
+    """
+
+    _noise = "diagonal"
+
+
+class ProbabilisticPCA(_FactorModel):
+    """Probabilistic PCA fitted by EM (:eq:`fa-model` with ``Psi = sigma^2 I``); see :func:`emtutor.factor.fit`.
+
+    Its maximum-likelihood solution is known in closed form
+    (:func:`emtutor.factor.ppca_closed_form`); EM reaches it without an
+    eigendecomposition.  Settings and attributes as :class:`FactorAnalysis`
+    (``noise_variance_`` holds ``sigma^2`` for every feature).
+    """
+
+    _noise = "isotropic"
 
 
 # --------------------------------------------------------------------------

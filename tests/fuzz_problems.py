@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 import emtutor
-from emtutor import bernoulli, coins, gmm, hmm, hmm_core, lda, missing
+from emtutor import bernoulli, coins, factor, gmm, hmm, hmm_core, lda, missing
 from emtutor.em import ConvergenceWarning, LikelihoodDecreaseError
 
 OUTCOMES = ["ok", "value_error", "nonfinite", "unrelated", "decrease", "accepted", "wrong_name", "warning"]
@@ -218,8 +218,22 @@ def bernoulli_problem(rng):
     return call
 
 
+def factor_problem(rng):
+    n, d = int(rng.integers(2, 60)), int(rng.integers(2, 9))
+    X = random_matrix(rng, n, d)
+    q = int(rng.integers(1, d))
+    seed = int(rng.integers(1 << 30))
+    estimator = emtutor.FactorAnalysis if rng.random() < 0.5 else emtutor.ProbabilisticPCA
+
+    def call():
+        model = estimator(q, random_state=seed).fit(X)
+        return model, model.transform(X), model.score(X), model.get_covariance()
+    return call
+
+
 PROBLEMS = {
     "gmm": gmm_problem,
+    "factor": factor_problem,
     "bernoulli": bernoulli_problem,
     "hmm_gaussian": hmm_gaussian_problem,
     "hmm_categorical": hmm_categorical_problem,
@@ -232,7 +246,7 @@ PROBLEMS = {
 #: in a sorted list, so a new model does not change the problems of the others
 #: (the regression cases in tests/test_fuzz.py name (model, seed) pairs).
 MODEL_NUMBERS = {"coins": 0, "gmm": 1, "hmm_categorical": 2, "hmm_gaussian": 3, "lda": 4, "missing": 5,
-                 "bernoulli": 6}
+                 "bernoulli": 6, "factor": 7}
 
 
 def problem_rng(model: str, seed: int) -> np.random.Generator:
@@ -250,6 +264,7 @@ _COIN_DATA = coins.as_coin_data([3, 5, 9], 10)
 _COIN_PARAMS = coins.CoinParams(np.array([0.5, 0.5]), np.array([0.3, 0.7]))
 _NAN_ROW = np.array([[np.nan, 0.0], [1.0, 1.0], [2.0, 0.5]])
 _STATES = np.array([0.5, 0.5])
+_X3 = np.random.default_rng(3).normal(size=(30, 3))
 _BINARY = (np.random.default_rng(2).random((20, 4)) < 0.5).astype(float)
 _BERN_PARAMS = bernoulli.BernoulliParams(np.array([0.5, 0.5]), np.full((2, 4), 0.5))
 
@@ -300,6 +315,11 @@ def invalid_cases():
          "X"),
         ("BernoulliMixture sparse", lambda: emtutor.BernoulliMixture(2).fit(__import__("scipy.sparse").sparse
                                                                             .csr_matrix(_BINARY)), "sparse"),
+        ("factor n_factors 3 of 3", lambda: factor.fit(_X3, 3), "n_factors"),
+        ("FactorAnalysis n_factors 0", lambda: emtutor.FactorAnalysis(0).fit(_X3), "n_factors"),
+        ("factor noise bogus", lambda: factor.fit(_X3, 1, noise="full"), "noise"),
+        ("factor.log_density components shape", lambda: factor.log_density(_X3, factor.FactorParams(
+            np.zeros(3), np.ones((1, 2)), np.ones(3))), "components"),
         ("viterbi transmat shape", lambda: hmm_core.viterbi(np.zeros((3, 2)), _STATES, np.eye(3)), "transmat"),
     ]
     settings = {
@@ -325,6 +345,12 @@ def invalid_cases():
                           ["X", "n_components", "tol", "max_iter", "n_init", "random_state"]),
         "BernoulliMixture": (lambda **kw: emtutor.BernoulliMixture(**{"n_components": 2, **_settings(kw)}).fit(
             kw.get("X", _BINARY)), ["X", "n_components", "tol", "max_iter", "n_init", "random_state"]),
+        "factor.fit": (lambda **kw: factor.fit(kw.pop("X", _X3), kw.pop("n_components", 1), **kw),
+                       ["X", "tol", "max_iter", "random_state"]),
+        "FactorAnalysis": (lambda **kw: emtutor.FactorAnalysis(**_settings(kw)).fit(kw.get("X", _X3)),
+                           ["X", "tol", "max_iter", "random_state"]),
+        "ProbabilisticPCA": (lambda **kw: emtutor.ProbabilisticPCA(**_settings(kw)).fit(kw.get("X", _X3)),
+                             ["X", "tol", "max_iter", "random_state"]),
         "kmeans_plusplus": (lambda **kw: gmm.kmeans_plusplus(kw.pop("X", _X), kw.pop("n_components", 2), **kw),
                             ["X", "n_components", "random_state"]),
     }

@@ -30,6 +30,8 @@ X_BINARY = (np.random.default_rng(0).random((20, 5)) < 0.4).astype(float)
 ESTIMATORS = [
     (emtutor.GaussianMixture(2), "predict", X_REAL),
     (emtutor.BernoulliMixture(2), "predict", X_BINARY),
+    (emtutor.FactorAnalysis(1), "transform", X_REAL),
+    (emtutor.ProbabilisticPCA(1), "transform", X_REAL),
     (emtutor.CategoricalHMM(2), "predict", X_SYMBOLS),
     (emtutor.GaussianHMM(2), "predict", X_REAL),
     (emtutor.MissingNormal(), "transform", X_REAL),
@@ -108,7 +110,8 @@ def test_fit_accepts_y_and_ignores_it():
                                       clone(model).fit(X_REAL).params_[1])
 
 
-CHECKED = [emtutor.GaussianMixture(), emtutor.LatentDirichletAllocation(2), emtutor.MissingNormal()]
+CHECKED = [emtutor.GaussianMixture(), emtutor.LatentDirichletAllocation(2), emtutor.MissingNormal(),
+           emtutor.FactorAnalysis(), emtutor.ProbabilisticPCA()]
 
 # The checks scikit-learn skips, with the reason.  None is skipped by emtutor.
 EXPECTED_SKIPS = {

@@ -1,0 +1,435 @@
+r"""Probabilistic PCA and factor analysis fitted by EM.
+
+Both models explain ``D`` observed variables by ``q < D`` hidden factors:
+
+``x = W z + mu + e``, ``z ~ N(0, I_q)``, ``e ~ N(0, Psi)`` (:eq:`fa-model`),
+
+so that ``x ~ N(mu, W W^T + Psi)`` (:eq:`fa-marginal`).  Factor analysis
+lets every variable have its own noise variance (``Psi`` diagonal);
+probabilistic PCA (PPCA) has one for all (``Psi = sigma^2 I``), and its
+maximum-likelihood solution is the principal subspace in closed form
+(:func:`ppca_closed_form`, :eq:`ppca-closed-form`).  The hidden factors
+``z_n`` are the missing data of EM: the E-step (:func:`e_step`) is their
+Gaussian posterior :eq:`fa-posterior`, summarised in the two expected
+sufficient statistics the M-step needs; the M-step (:func:`m_step`) is
+:eq:`fa-m-loadings` for ``W`` and :eq:`fa-m-noise` (factor analysis) or
+:eq:`ppca-m-noise` (PPCA) for the noise.  The mean is the sample mean, the
+maximum-likelihood estimate whatever ``W`` and ``Psi``, so it is set once.
+:func:`fit` runs EM with the generic driver :func:`emtutor.em.run_em`;
+the objective is the log-likelihood :eq:`fa-log-likelihood`.
+
+The data enter only through their mean and covariance, so an iteration
+costs ``O(D^2 q)`` whatever the number of points.
+
+The estimators :class:`~emtutor.estimators.FactorAnalysis` and
+:class:`~emtutor.estimators.ProbabilisticPCA` follow scikit-learn's
+``FactorAnalysis`` (``components_`` of shape ``(q, D)``, ``noise_variance_``,
+``mean_``, ``transform``, ``score``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+
+from ._validation import as_data_matrix, as_rng, check_positive_int, check_shape
+from .em import EMResult, run_em
+
+__all__ = [
+    "NOISE_TYPES",
+    "FactorData",
+    "FactorParams",
+    "FactorStats",
+    "as_factor_data",
+    "e_step",
+    "m_step",
+    "log_likelihood",
+    "log_density",
+    "posterior_means",
+    "ppca_closed_form",
+    "n_parameters",
+    "fit",
+]
+
+#: The two models: ``"diagonal"`` noise is factor analysis, ``"isotropic"``
+#: (one variance for every variable) is probabilistic PCA.
+NOISE_TYPES = ("diagonal", "isotropic")
+
+
+class FactorData(NamedTuple):
+    """The data as EM uses them: their number, mean and covariance.
+
+    Attributes
+    ----------
+    n_samples : int
+    mean : ndarray of shape (n_features,)
+        The sample mean ``x_bar``.
+    covariance : ndarray of shape (n_features, n_features)
+        The sample covariance ``S = (1/N) sum_n (x_n - x_bar)(x_n - x_bar)^T``
+        (divided by ``N``: the maximum-likelihood one).
+    """
+
+    n_samples: int
+    mean: np.ndarray
+    covariance: np.ndarray
+
+
+class FactorParams(NamedTuple):
+    """Parameters of a factor model, in scikit-learn's layout.
+
+    Attributes
+    ----------
+    mean : ndarray of shape (n_features,)
+        ``mu``.
+    components : ndarray of shape (n_factors, n_features)
+        The loadings ``W^T``: row ``j`` is how factor ``j`` moves the
+        variables (scikit-learn's ``components_``).
+    noise_variance : ndarray of shape (n_features,)
+        The diagonal of ``Psi`` (all equal for PPCA).
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    noise_variance: np.ndarray
+
+
+class FactorStats(NamedTuple):
+    """The E-step's expected sufficient statistics, averaged over the points.
+
+    Attributes
+    ----------
+    zx : ndarray of shape (n_factors, n_features)
+        ``(1/N) sum_n E[z_n] (x_n - mu)^T``.
+    zz : ndarray of shape (n_factors, n_factors)
+        ``(1/N) sum_n E[z_n z_n^T]``.
+    """
+
+    zx: np.ndarray
+    zz: np.ndarray
+
+
+def as_factor_data(X) -> FactorData:
+    """Validate ``X`` (finite, 2-D, at least 2 rows) and summarise it as :class:`FactorData`."""
+    return _summarise(as_data_matrix(X))
+
+
+def _summarise(X) -> FactorData:
+    """:class:`FactorData` of an ``X`` already validated by ``as_data_matrix``."""
+    if len(X) < 2:
+        raise ValueError(f"X has n_samples={len(X)}; a factor model needs at least 2 rows to estimate a covariance")
+    mean = X.mean(axis=0)
+    centred = X - mean
+    return FactorData(len(X), mean, centred.T @ centred / len(X))
+
+
+def _posterior_parts(params: FactorParams):
+    """``M = I + W^T Psi^-1 W`` (its Cholesky factor) and ``B = M^-1 W^T Psi^-1``, :eq:`fa-posterior`."""
+    loadings_t = params.components  # W^T, (q, D)
+    scaled = loadings_t / params.noise_variance  # W^T Psi^-1
+    m = np.eye(len(loadings_t)) + scaled @ loadings_t.T
+    m_chol = linalg.cho_factor(m, lower=True)
+    return m_chol, linalg.cho_solve(m_chol, scaled)
+
+
+def e_step(data: FactorData, params: FactorParams, previous=None) -> tuple[FactorStats, float]:
+    """E-step: the posterior of the factors, :eq:`fa-posterior`, as expected statistics.
+
+    With ``M = I + W^T Psi^-1 W`` and ``B = M^-1 W^T Psi^-1``,
+    ``E[z_n] = B (x_n - mu)`` and ``cov[z_n] = M^-1`` (the same for every
+    point), so the averages the M-step needs are ``zx = B S`` and
+    ``zz = M^-1 + B S B^T`` with ``S`` the covariance of the data about
+    ``mu`` (``mu`` is the sample mean).
+
+    Parameters
+    ----------
+    data : FactorData
+    params : FactorParams
+    previous : ignored
+        The exact posterior does not depend on the previous E-step.
+
+    Returns
+    -------
+    stats : FactorStats
+    log_likelihood : float
+        :eq:`fa-log-likelihood` at ``params``.
+    """
+    m_chol, b = _posterior_parts(params)
+    s = _scatter_about(data, params.mean)
+    bs = b @ s
+    stats = FactorStats(bs, linalg.cho_solve(m_chol, np.eye(len(b))) + bs @ b.T)
+    return stats, _log_likelihood(data, params, m_chol, s)
+
+
+def m_step(data: FactorData, stats: FactorStats, params: FactorParams, *, noise: str = "diagonal") -> FactorParams:
+    """M-step: loadings :eq:`fa-m-loadings`, then the noise :eq:`fa-m-noise` or :eq:`ppca-m-noise`.
+
+    ``W = (zx)^T (zz)^-1``; factor analysis then sets
+    ``Psi = diag(S - W zx)``, PPCA ``sigma^2 = tr(S - W zx) / D``.  The
+    mean stays the sample mean.  This is the exact joint maximiser of the
+    expected complete-data log-likelihood over ``W`` and ``Psi``.
+
+    Parameters
+    ----------
+    data : FactorData
+    stats : FactorStats
+    params : FactorParams
+        The current parameters (their mean is kept).
+    noise : {"diagonal", "isotropic"}, default "diagonal"
+
+    Returns
+    -------
+    FactorParams
+    """
+    loadings = linalg.solve(stats.zz, stats.zx, assume_a="pos").T  # W, (D, q)
+    s = _scatter_about(data, params.mean)
+    residual = np.diag(s) - np.einsum("dj,jd->d", loadings, stats.zx)
+    if noise == "isotropic":
+        residual = np.full_like(residual, residual.mean())
+    _check_not_collapsed(residual, np.diag(s), noise)
+    return FactorParams(params.mean, loadings.T, residual)
+
+
+#: A noise variance below this fraction of its variable's variance has collapsed.
+COLLAPSE_FRACTION = 1e-6
+
+
+def _check_not_collapsed(noise_variance, variances, noise: str) -> None:
+    """Raise if a noise variance is heading to 0, where the likelihood has no maximum.
+
+    When the factors can explain a variable exactly (a *Heywood case* of
+    factor analysis, or for PPCA data of rank at most ``q``, e.g. fewer
+    points than factors + 1), the likelihood grows without bound as that
+    noise variance goes to 0; EM follows it until rounding takes over.
+    This says so while the numbers still mean something.
+    """
+    fraction = noise_variance / variances
+    if np.all(fraction > COLLAPSE_FRACTION):
+        return
+    i = int(np.argmin(fraction))
+    which = "the noise variance" if noise == "isotropic" else f"the noise variance of variable {i}"
+    raise ValueError(
+        f"{which} has collapsed to {noise_variance[i]:.3g} ({fraction[i]:.1e} of the variable's variance): "
+        "the factors explain the data exactly there and the likelihood has no maximum (for factor analysis, "
+        "a Heywood case; the sample covariance may have rank <= n_factors, e.g. too few rows). Use fewer "
+        "factors (n_factors), more data, or remove that variable"
+    )
+
+
+def _scatter_about(data: FactorData, mean) -> np.ndarray:
+    """``(1/N) sum_n (x_n - mean)(x_n - mean)^T`` from the sample mean and covariance."""
+    shift = data.mean - mean
+    return data.covariance + np.outer(shift, shift)
+
+
+def _log_likelihood(data: FactorData, params: FactorParams, m_chol, s) -> float:
+    """:eq:`fa-log-likelihood` through the matrix determinant lemma and Woodbury's identity.
+
+    ``log det C = log det M + sum log Psi`` and
+    ``tr(C^-1 S) = tr(Psi^-1 S) - tr(M^-1 (W^T Psi^-1) S (Psi^-1 W))``:
+    no ``D x D`` factorisation.
+    """
+    n, d = data.n_samples, len(data.mean)
+    scaled = params.components / params.noise_variance  # W^T Psi^-1, (q, D)
+    log_det = 2 * np.sum(np.log(np.diag(m_chol[0]))) + np.sum(np.log(params.noise_variance))
+    trace = np.sum(np.diag(s) / params.noise_variance) - np.sum(linalg.cho_solve(m_chol, scaled @ s) * scaled)
+    return float(-0.5 * n * (d * np.log(2 * np.pi) + log_det + trace))
+
+
+def log_likelihood(X, params: FactorParams) -> float:
+    """Total log-likelihood :eq:`fa-log-likelihood` of the rows of ``X``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    params : FactorParams
+
+    Returns
+    -------
+    float
+    """
+    return float(np.sum(log_density(X, params)))
+
+
+def log_density(X, params: FactorParams) -> np.ndarray:
+    """``log N(x_n | mu, W W^T + Psi)`` of every row, :eq:`fa-marginal`.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    params : FactorParams
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    X = as_data_matrix(X)
+    params = check_params(params, len(np.atleast_2d(params.components)), X.shape[1])
+    m_chol, _ = _posterior_parts(params)
+    centred = X - params.mean
+    # (x - mu)^T C^-1 (x - mu) = sum (x - mu)^2 / Psi - (W^T Psi^-1 (x - mu))^T M^-1 (W^T Psi^-1 (x - mu))
+    projected = centred @ (params.components / params.noise_variance).T
+    quadratic = np.sum(centred**2 / params.noise_variance, axis=1) \
+        - np.sum(projected * linalg.cho_solve(m_chol, projected.T).T, axis=1)
+    log_det = 2 * np.sum(np.log(np.diag(m_chol[0]))) + np.sum(np.log(params.noise_variance))
+    return -0.5 * (X.shape[1] * np.log(2 * np.pi) + log_det + quadratic)
+
+
+def posterior_means(X, params: FactorParams) -> np.ndarray:
+    """``E[z_n | x_n] = M^-1 W^T Psi^-1 (x_n - mu)`` of every row, :eq:`fa-posterior`.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_factors)
+    """
+    X = as_data_matrix(X)
+    params = check_params(params, len(np.atleast_2d(params.components)), X.shape[1])
+    _, b = _posterior_parts(params)
+    return (X - params.mean) @ b.T
+
+
+def ppca_closed_form(X, n_factors: int) -> FactorParams:
+    """The maximum-likelihood PPCA solution, :eq:`ppca-closed-form` (Tipping & Bishop 1999).
+
+    ``sigma^2`` is the mean of the ``D - q`` smallest eigenvalues of the
+    sample covariance and ``W = U_q (Lambda_q - sigma^2 I)^(1/2)``, with the
+    ``q`` largest eigenvalues ``Lambda_q`` and their eigenvectors ``U_q``;
+    any rotation ``W R`` is as good (the likelihood depends on ``W W^T``).
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    n_factors : int
+        ``q``, between 1 and ``n_features - 1``.
+
+    Returns
+    -------
+    FactorParams
+    """
+    data = as_factor_data(X)
+    d = len(data.mean)
+    q = check_positive_int(n_factors, "n_factors", 1, d - 1)
+    eigenvalues, eigenvectors = np.linalg.eigh(data.covariance)
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+    sigma2 = eigenvalues[q:].mean()
+    loadings = eigenvectors[:, :q] * np.sqrt(np.maximum(eigenvalues[:q] - sigma2, 0.0))
+    return FactorParams(data.mean, loadings.T, np.full(d, sigma2))
+
+
+def n_parameters(n_features: int, n_factors: int, noise: str = "diagonal") -> int:
+    """Free parameters: ``D`` means, ``D q - q (q - 1) / 2`` loadings (up to rotation) and the noise."""
+    noise_count = n_features if _check_noise(noise) == "diagonal" else 1
+    return n_features + n_features * n_factors - n_factors * (n_factors - 1) // 2 + noise_count
+
+
+def check_params(params: FactorParams, q: int, d: int) -> FactorParams:
+    """``params`` validated: shapes ``(d,)``, ``(q, d)``, ``(d,)``, noise variances > 0."""
+    if not isinstance(params, FactorParams):
+        raise TypeError(f"params must be a FactorParams, got {type(params).__name__}")
+    mean = check_shape(params.mean, (d,), "mean")
+    components = check_shape(params.components, (q, d), "components")
+    noise_variance = check_shape(params.noise_variance, (d,), "noise_variance")
+    if np.any(noise_variance <= 0):
+        raise ValueError(f"noise_variance must be > 0, got minimum {noise_variance.min():g}")
+    return FactorParams(mean, components, noise_variance)
+
+
+def _check_noise(noise) -> str:
+    if noise not in NOISE_TYPES:
+        raise ValueError(f"noise must be one of {NOISE_TYPES}, got {noise!r}")
+    return noise
+
+
+def fit(
+    X,
+    n_factors: int,
+    *,
+    noise: str = "diagonal",
+    components=None,
+    noise_variance=None,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+    random_state=None,
+    record: bool = False,
+) -> EMResult:
+    """Fit factor analysis (``noise="diagonal"``) or PPCA (``"isotropic"``) by EM.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    n_factors : int
+        ``q``, the number of hidden factors, ``1 <= q < n_features``.
+    noise : {"diagonal", "isotropic"}, default "diagonal"
+        Factor analysis or probabilistic PCA.
+    components : array of shape (n_factors, n_features), optional
+        Initial loadings ``W^T``; default normal with the variables' scale,
+        drawn with ``random_state``.
+    noise_variance : array of shape (n_features,), optional
+        Initial noise variances (for PPCA, all equal); default the
+        variables' variances (their mean for PPCA).
+    tol : float, default 1e-4
+        Stop when the log-likelihood *per sample* changes by less than
+        ``tol`` (see :func:`emtutor.em.run_em`).
+    max_iter : int, default 1000
+        EM for these models can be slow (its rate is set by how close the
+        smallest kept eigenvalue is to the noise).
+    random_state : int, numpy Generator or None
+    record : bool, default False
+
+    Returns
+    -------
+    EMResult
+        ``result.mean``, ``result.components``, ``result.noise_variance``,
+        ``result.objectives`` (log-likelihood after every iteration), ...
+
+    Raises
+    ------
+    ValueError
+        For NaN/inf or non-2-D ``X``, fewer than 2 rows, ``n_factors`` out
+        of range, an unknown ``noise``, initial values of the wrong shape,
+        non-positive noise variances, a variable with zero variance, or a
+        noise variance that collapses towards 0 during EM (the likelihood
+        then has no maximum; see ``_check_not_collapsed``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emtutor import factor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 1)) @ [[3.0, 2.0, 1.0]] + rng.normal(size=(500, 3))
+    >>> em = factor.fit(X, 1, noise="isotropic", tol=1e-12, random_state=0)
+    >>> exact = factor.ppca_closed_form(X, 1)
+    >>> bool(np.allclose(em.components.T @ em.components, exact.components.T @ exact.components, atol=1e-6))
+    True
+    """
+    return _fit(as_factor_data(X), n_factors, noise=noise, components=components, noise_variance=noise_variance,
+                tol=tol, max_iter=max_iter, random_state=random_state, record=record)
+
+
+def _fit(data: FactorData, n_factors, *, noise, components, noise_variance, tol, max_iter, random_state,
+         record) -> EMResult:
+    """:func:`fit` on data already summarised by :func:`as_factor_data`."""
+    d = len(data.mean)
+    if d < 2:
+        raise ValueError(f"X has n_features={d}; a factor model needs at least 2 (n_factors < n_features)")
+    q = check_positive_int(n_factors, "n_factors", 1, d - 1)
+    _check_noise(noise)
+    variances = np.diag(data.covariance)
+    if np.any(variances <= 0):
+        i = int(np.argmin(variances))
+        raise ValueError(
+            f"X[:, {i}] has variance 0 in floating point: a variable without variance has no noise to estimate "
+            "(its noise variance would go to 0). If it is constant, remove it; if its values are tiny (their "
+            "squares underflow below 1e-308), rescale X"
+        )
+    if components is None:
+        components = as_rng(random_state).normal(size=(q, d)) * np.sqrt(variances)
+    if noise_variance is None:
+        noise_variance = variances if noise == "diagonal" else np.full(d, variances.mean())
+    params = check_params(FactorParams(data.mean, components, noise_variance), q, d)
+    if noise == "isotropic" and np.ptp(params.noise_variance) > 0:
+        raise ValueError("noise_variance must have equal entries for noise='isotropic' (PPCA has one variance)")
+    return run_em(data, params, e_step=e_step, m_step=partial(m_step, noise=noise), n_observations=data.n_samples,
+                  tol=tol, max_iter=max_iter, record=record)
