@@ -587,7 +587,7 @@ class _FactorModel(_Estimator):
         return float(np.mean(self.score_samples(X)))
 
     def get_covariance(self) -> np.ndarray:
-        """The model's covariance ``W W^T + Psi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
+        """The model's covariance ``Sigma = W W^T + Psi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
         self._check_fitted()
         return self.components_.T @ self.components_ + np.diag(self.noise_variance_)
 
@@ -602,7 +602,7 @@ class _FactorModel(_Estimator):
 
 
 class FactorAnalysis(_FactorModel):
-    """Factor analysis fitted by EM (:eq:`fa-model`, diagonal noise); see :func:`emtutor.factor.fit`.
+    """Factor analysis fitted by EM: the model :eq:`fa-model` with diagonal noise; see :func:`emtutor.factor.fit`.
 
     Follows scikit-learn's ``FactorAnalysis`` (same fitted attributes,
     ``transform`` and ``score``), which maximises the same likelihood by a
@@ -613,7 +613,7 @@ class FactorAnalysis(_FactorModel):
     Parameters
     ----------
     n_factors : int, default 1
-        ``q``, the number of hidden factors, ``1 <= q < n_features``.
+        ``F``, the number of hidden factors, ``1 <= F < n_features``.
     tol : float, default 1e-4
         Stop when the log-likelihood *per sample* changes by less than ``tol``.
     max_iter : int, default 1000
@@ -637,7 +637,7 @@ class FactorAnalysis(_FactorModel):
 
 
 class ProbabilisticPCA(_FactorModel):
-    """Probabilistic PCA fitted by EM (:eq:`fa-model` with ``Psi = sigma^2 I``); see :func:`emtutor.factor.fit`.
+    """Probabilistic PCA fitted by EM: the model :eq:`fa-model` with ``Psi = sigma^2 I``; see :func:`emtutor.factor.fit`.
 
     Its maximum-likelihood solution is known in closed form
     (:func:`emtutor.factor.ppca_closed_form`); EM reaches it without an

@@ -1,10 +1,10 @@
 r"""Probabilistic PCA and factor analysis fitted by EM.
 
-Both models explain ``D`` observed variables by ``q < D`` hidden factors:
+Both models explain ``D`` observed variables by ``F < D`` hidden factors:
 
-``x = W z + mu + e``, ``z ~ N(0, I_q)``, ``e ~ N(0, Psi)`` (:eq:`fa-model`),
+``x = W z + mu + e``, ``z ~ N(0, I_F)``, ``e ~ N(0, Psi)`` (:eq:`fa-model`),
 
-so that ``x ~ N(mu, W W^T + Psi)`` (:eq:`fa-marginal`).  Factor analysis
+so that ``x ~ N(mu, Sigma)`` with ``Sigma = W W^T + Psi`` (:eq:`fa-marginal`).  Factor analysis
 lets every variable have its own noise variance (``Psi`` diagonal);
 probabilistic PCA (PPCA) has one for all (``Psi = sigma^2 I``), and its
 maximum-likelihood solution is the principal subspace in closed form
@@ -19,11 +19,11 @@ maximum-likelihood estimate whatever ``W`` and ``Psi``, so it is set once.
 the objective is the log-likelihood :eq:`fa-log-likelihood`.
 
 The data enter only through their mean and covariance, so an iteration
-costs ``O(D^2 q)`` whatever the number of points.
+costs ``O(D^2 F)`` whatever the number of points.
 
 The estimators :class:`~emtutor.estimators.FactorAnalysis` and
 :class:`~emtutor.estimators.ProbabilisticPCA` follow scikit-learn's
-``FactorAnalysis`` (``components_`` of shape ``(q, D)``, ``noise_variance_``,
+``FactorAnalysis`` (``components_`` of shape ``(F, D)``, ``noise_variance_``,
 ``mean_``, ``transform``, ``score``).
 """
 
@@ -54,8 +54,8 @@ __all__ = [
     "fit",
 ]
 
-#: The two models: ``"diagonal"`` noise is factor analysis, ``"isotropic"``
-#: (one variance for every variable) is probabilistic PCA.
+#: ``"diagonal"`` noise is factor analysis, ``"isotropic"`` noise (one
+#: variance for every variable) is probabilistic PCA.
 NOISE_TYPES = ("diagonal", "isotropic")
 
 
@@ -126,7 +126,7 @@ def _summarise(X) -> FactorData:
 
 
 def _posterior_parts(params: FactorParams):
-    """``M = I + W^T Psi^-1 W`` (its Cholesky factor) and ``B = M^-1 W^T Psi^-1``, :eq:`fa-posterior`."""
+    """The Cholesky factor of ``G^-1 = I + W^T Psi^-1 W`` and ``B = G W^T Psi^-1``, :eq:`fa-posterior`."""
     loadings_t = params.components  # W^T, (q, D)
     scaled = loadings_t / params.noise_variance  # W^T Psi^-1
     m = np.eye(len(loadings_t)) + scaled @ loadings_t.T
@@ -137,10 +137,10 @@ def _posterior_parts(params: FactorParams):
 def e_step(data: FactorData, params: FactorParams, previous=None) -> tuple[FactorStats, float]:
     """E-step: the posterior of the factors, :eq:`fa-posterior`, as expected statistics.
 
-    With ``M = I + W^T Psi^-1 W`` and ``B = M^-1 W^T Psi^-1``,
-    ``E[z_n] = B (x_n - mu)`` and ``cov[z_n] = M^-1`` (the same for every
+    With ``G = (I + W^T Psi^-1 W)^-1`` and ``B = G W^T Psi^-1``,
+    ``E[z_n] = B (x_n - mu)`` and ``cov[z_n] = G`` (the same for every
     point), so the averages the M-step needs are ``zx = B S`` and
-    ``zz = M^-1 + B S B^T`` with ``S`` the covariance of the data about
+    ``zz = G + B S B^T`` with ``S`` the covariance of the data about
     ``mu`` (``mu`` is the sample mean).
 
     Parameters
@@ -166,7 +166,7 @@ def e_step(data: FactorData, params: FactorParams, previous=None) -> tuple[Facto
 def m_step(data: FactorData, stats: FactorStats, params: FactorParams, *, noise: str = "diagonal") -> FactorParams:
     """M-step: loadings :eq:`fa-m-loadings`, then the noise :eq:`fa-m-noise` or :eq:`ppca-m-noise`.
 
-    ``W = (zx)^T (zz)^-1``; factor analysis then sets
+    ``W = zx^T zz^-1``; factor analysis then sets
     ``Psi = diag(S - W zx)``, PPCA ``sigma^2 = tr(S - W zx) / D``.  The
     mean stays the sample mean.  This is the exact joint maximiser of the
     expected complete-data log-likelihood over ``W`` and ``Psi``.
@@ -200,7 +200,7 @@ def _check_not_collapsed(noise_variance, variances, noise: str) -> None:
     """Raise if a noise variance is heading to 0, where the likelihood has no maximum.
 
     When the factors can explain a variable exactly (a *Heywood case* of
-    factor analysis, or for PPCA data of rank at most ``q``, e.g. fewer
+    factor analysis, or for PPCA data of rank at most ``F``, e.g. fewer
     points than factors + 1), the likelihood grows without bound as that
     noise variance goes to 0; EM follows it until rounding takes over.
     This says so while the numbers still mean something.
@@ -227,8 +227,8 @@ def _scatter_about(data: FactorData, mean) -> np.ndarray:
 def _log_likelihood(data: FactorData, params: FactorParams, m_chol, s) -> float:
     """:eq:`fa-log-likelihood` through the matrix determinant lemma and Woodbury's identity.
 
-    ``log det C = log det M + sum log Psi`` and
-    ``tr(C^-1 S) = tr(Psi^-1 S) - tr(M^-1 (W^T Psi^-1) S (Psi^-1 W))``:
+    ``log det Sigma = -log det G + sum log Psi`` and
+    ``tr(Sigma^-1 S) = tr(Psi^-1 S) - tr(G (W^T Psi^-1) S (Psi^-1 W))``:
     no ``D x D`` factorisation.
     """
     n, d = data.n_samples, len(data.mean)
@@ -254,7 +254,7 @@ def log_likelihood(X, params: FactorParams) -> float:
 
 
 def log_density(X, params: FactorParams) -> np.ndarray:
-    """``log N(x_n | mu, W W^T + Psi)`` of every row, :eq:`fa-marginal`.
+    """``log N(x_n | mu, Sigma)`` with ``Sigma = W W^T + Psi`` for every row, :eq:`fa-marginal`.
 
     Parameters
     ----------
@@ -269,7 +269,7 @@ def log_density(X, params: FactorParams) -> np.ndarray:
     params = check_params(params, len(np.atleast_2d(params.components)), X.shape[1])
     m_chol, _ = _posterior_parts(params)
     centred = X - params.mean
-    # (x - mu)^T C^-1 (x - mu) = sum (x - mu)^2 / Psi - (W^T Psi^-1 (x - mu))^T M^-1 (W^T Psi^-1 (x - mu))
+    # (x - mu)^T Sigma^-1 (x - mu) = sum (x - mu)^2 / Psi - (W^T Psi^-1 (x - mu))^T G (W^T Psi^-1 (x - mu))
     projected = centred @ (params.components / params.noise_variance).T
     quadratic = np.sum(centred**2 / params.noise_variance, axis=1) \
         - np.sum(projected * linalg.cho_solve(m_chol, projected.T).T, axis=1)
@@ -278,7 +278,7 @@ def log_density(X, params: FactorParams) -> np.ndarray:
 
 
 def posterior_means(X, params: FactorParams) -> np.ndarray:
-    """``E[z_n | x_n] = M^-1 W^T Psi^-1 (x_n - mu)`` of every row, :eq:`fa-posterior`.
+    """``E[z_n | x_n] = G W^T Psi^-1 (x_n - mu)`` of every row, :eq:`fa-posterior`.
 
     Returns
     -------
@@ -293,16 +293,16 @@ def posterior_means(X, params: FactorParams) -> np.ndarray:
 def ppca_closed_form(X, n_factors: int) -> FactorParams:
     """The maximum-likelihood PPCA solution, :eq:`ppca-closed-form` (Tipping & Bishop 1999).
 
-    ``sigma^2`` is the mean of the ``D - q`` smallest eigenvalues of the
-    sample covariance and ``W = U_q (Lambda_q - sigma^2 I)^(1/2)``, with the
-    ``q`` largest eigenvalues ``Lambda_q`` and their eigenvectors ``U_q``;
+    ``sigma^2`` is the mean of the ``D - F`` smallest eigenvalues of the
+    sample covariance and ``W = U_F (diag(kappa_1..kappa_F) - sigma^2 I)^(1/2)``,
+    with the ``F`` largest eigenvalues ``kappa_j`` and their eigenvectors ``U_F``;
     any rotation ``W R`` is as good (the likelihood depends on ``W W^T``).
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     n_factors : int
-        ``q``, between 1 and ``n_features - 1``.
+        ``F``, between 1 and ``n_features - 1``.
 
     Returns
     -------
@@ -319,13 +319,13 @@ def ppca_closed_form(X, n_factors: int) -> FactorParams:
 
 
 def n_parameters(n_features: int, n_factors: int, noise: str = "diagonal") -> int:
-    """Free parameters: ``D`` means, ``D q - q (q - 1) / 2`` loadings (up to rotation) and the noise."""
+    """Free parameters: ``D`` means, ``D F - F (F - 1) / 2`` loadings (up to rotation) and the noise."""
     noise_count = n_features if _check_noise(noise) == "diagonal" else 1
     return n_features + n_features * n_factors - n_factors * (n_factors - 1) // 2 + noise_count
 
 
 def check_params(params: FactorParams, q: int, d: int) -> FactorParams:
-    """``params`` validated: shapes ``(d,)``, ``(q, d)``, ``(d,)``, noise variances > 0."""
+    """``params`` validated: shapes ``(d,)``, ``(q, d)``, ``(d,)`` (``q`` factors), noise variances > 0."""
     if not isinstance(params, FactorParams):
         raise TypeError(f"params must be a FactorParams, got {type(params).__name__}")
     mean = check_shape(params.mean, (d,), "mean")
@@ -360,7 +360,7 @@ def fit(
     ----------
     X : array of shape (n_samples, n_features)
     n_factors : int
-        ``q``, the number of hidden factors, ``1 <= q < n_features``.
+        ``F``, the number of hidden factors, ``1 <= F < n_features``.
     noise : {"diagonal", "isotropic"}, default "diagonal"
         Factor analysis or probabilistic PCA.
     components : array of shape (n_factors, n_features), optional
