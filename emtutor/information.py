@@ -269,7 +269,7 @@ def gaussian_score(X, mean, covariance) -> np.ndarray:
     """
     X = as_data_matrix(X)
     d = X.shape[1]
-    mean = missing._check_params((mean, covariance), d).mean
+    mean = missing.check_params((mean, covariance), d).mean
     precision = _precision_of(covariance)
     a = (X - mean) @ precision
     g = a[:, :, None] * a[:, None, :] - precision
@@ -312,7 +312,7 @@ def gaussian_information(X, mean, covariance) -> np.ndarray:
     ndarray of shape (n_par, n_par), ``n_par = n_features + n_features (n_features + 1) / 2``
     """
     X = as_data_matrix(X)
-    params = missing._check_params((mean, covariance), X.shape[1])
+    params = missing.check_params((mean, covariance), X.shape[1])
     precision = _precision_of(params.covariance)
     a = (X - params.mean) @ precision
     return _gaussian_information_from_moments(precision, len(X), a.sum(axis=0), a.T @ a)
@@ -349,7 +349,7 @@ def _normal_scale(params) -> np.ndarray:
 
 def _normal_check_params(data, params):
     params = _named(params, missing.MissingNormalParams)
-    return missing._check_params(params, data.shape[1])
+    return missing.check_params(params, data.shape[1])
 
 
 def _normal_conditional(data, params):
@@ -609,7 +609,7 @@ def _coin_prepare(data) -> coins.CoinData:
 def _coin_check_params(data, params):
     params = _named(params, coins.CoinParams)
     k = len(np.atleast_1d(params.thetas))
-    params = coins._check_params(params, k, open_interval=True)
+    params = coins.check_params(params, k, open_interval=True)
     if np.any(params.weights <= 0):
         raise ValueError(f"weights must be positive for the information to exist, got {params.weights}")
     return params
