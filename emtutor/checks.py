@@ -2220,6 +2220,7 @@ def check_coins_standard_errors(complete_information: Callable, missing_informat
     louis = _se_from(i_com - i_mis, "the observed information", case)
     sem = _se_from(i_com @ (np.eye(2) - dm), "the observed information", case)
     complete = _se_from(i_com, "complete_information", case)
+    hessian = _se_from(oracle, "the numerical Hessian", case)
 
     rng = np.random.default_rng(14)
     sim_heads = rng.binomial(10, np.where(rng.random(60) < 0.5, 0.8, 0.45)).astype(float)
@@ -2229,6 +2230,6 @@ def check_coins_standard_errors(complete_information: Callable, missing_informat
     boot = _as_array(_call(bootstrap_standard_errors, "bootstrap_standard_errors", case, sim_heads, sim_tosses,
                            fit, 200, 0), "bootstrap_standard_errors", "the standard errors", case)
     sim = information.louis_information(information.COINS, coins.CoinData(sim_heads, sim_tosses), estimate)
-    return StandardErrorsRun(thetas, louis, sem, _se_from(oracle, "the numerical Hessian", case), complete,
+    return StandardErrorsRun(thetas, louis, sem, hessian, complete,
                              1 - complete**2 / louis**2, float(np.max(np.abs(np.linalg.eigvals(dm)))), boot,
                              sim.standard_errors)
