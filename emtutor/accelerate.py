@@ -83,6 +83,7 @@ class _Kind(NamedTuple):
     unpack: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (vector, template field) -> field
     size: Callable[[np.ndarray], int]  # template field -> length of its vector
     infeasible: Callable[[np.ndarray], str | None]  # field -> why it is not allowed, or None
+    index: Callable[[np.ndarray], list]  # template field -> the index of each vector entry in the field
 
 
 def _finite(x):
@@ -103,10 +104,34 @@ def _unit_interval(x):
     return _finite(x) or (None if np.all((x >= 0) & (x <= 1)) else "a probability outside [0, 1]")
 
 
-def _normalised(vector, template):
-    rows = vector.reshape(template.shape)
-    sums = rows.sum(axis=-1, keepdims=True)
-    return rows / np.where(sums > 0, sums, 1.0)
+def _pack_free(rows):
+    # each row along the last axis without its last entry, which is 1 minus the others
+    return rows[..., :-1].ravel()
+
+
+def _unpack_free(vector, template):
+    free = vector.reshape(template.shape[:-1] + (template.shape[-1] - 1,))
+    return np.concatenate([free, 1.0 - free.sum(axis=-1, keepdims=True)], axis=-1)
+
+
+def _free_size(template):
+    return template.size - template.size // template.shape[-1]
+
+
+def _every_index(template):
+    return list(np.ndindex(template.shape))
+
+
+def _free_index(template):
+    return list(np.ndindex(template.shape[:-1] + (template.shape[-1] - 1,)))
+
+
+def _tril_index(template):
+    return list(zip(*_tril(template.shape[-1])))
+
+
+def _tril_stack_index(template):
+    return [(c, i, j) for c in range(len(template)) for i, j in _tril_index(template[0])] if len(template) else []
 
 
 def _tril(d):
@@ -144,17 +169,19 @@ def _positive_definite(matrices):
 
 
 _KINDS: dict[str, _Kind] = {
-    "real": _Kind(np.ravel, lambda v, t: v.reshape(t.shape), np.size, _finite),
-    "positive": _Kind(np.ravel, lambda v, t: v.reshape(t.shape), np.size, _positive),
-    # rows along the last axis sum to 1 (weights, transition and emission rows, topics)
-    "probabilities": _Kind(np.ravel, _normalised, np.size, _probabilities),
-    "unit_interval": _Kind(np.ravel, lambda v, t: v.reshape(t.shape), np.size, _unit_interval),
+    "real": _Kind(np.ravel, lambda v, t: v.reshape(t.shape), np.size, _finite, _every_index),
+    "positive": _Kind(np.ravel, lambda v, t: v.reshape(t.shape), np.size, _positive, _every_index),
+    # rows along the last axis sum to 1 (weights, transition and emission rows, topics): the vector
+    # holds each row but its last entry, which is 1 minus the others
+    "probabilities": _Kind(_pack_free, _unpack_free, _free_size, _probabilities, _free_index),
+    "unit_interval": _Kind(np.ravel, lambda v, t: v.reshape(t.shape), np.size, _unit_interval, _every_index),
     # one symmetric positive definite matrix: its lower triangle, row by row
     "spd": _Kind(_pack_symmetric, _unpack_symmetric, lambda t: t.shape[0] * (t.shape[0] + 1) // 2,
-                 _positive_definite),
+                 _positive_definite, _tril_index),
     # a stack of them
     "spd_stack": _Kind(_pack_symmetric_stack, _unpack_symmetric_stack,
-                       lambda t: len(t) * t.shape[-1] * (t.shape[-1] + 1) // 2, _positive_definite),
+                       lambda t: len(t) * t.shape[-1] * (t.shape[-1] + 1) // 2, _positive_definite,
+                       _tril_stack_index),
 }
 
 _COVARIANCE_KINDS = {"full": "spd_stack", "tied": "spd", "diag": "positive", "spherical": "positive"}
@@ -188,8 +215,13 @@ parameters             fields and their kinds
 =====================  =======================================================
 
 Covariances by type: ``"full"`` a stack of positive definite matrices
-(packed as lower triangles), ``"tied"`` one, ``"diag"`` and ``"spherical"``
-positive.  LDA's ``eta`` is a fixed hyperparameter and is not packed.
+(packed as lower triangles, row by row: ``numpy.tril_indices``), ``"tied"``
+one, ``"diag"`` and ``"spherical"`` positive.  Probabilities are rows along
+the last axis that sum to 1; the vector holds every row but its last entry,
+which is 1 minus the others, so the vector has no direction off the
+constraint (the layout :mod:`emtutor.information` needs for an invertible
+information matrix).  LDA's ``eta`` is a fixed hyperparameter and is not
+packed.
 
 :meta hide-value:
 """
@@ -215,6 +247,11 @@ class ParameterMap:
     template: Any
     fields: tuple
 
+    def names(self) -> tuple:
+        """The name of each entry of the vector, such as ``"weights[0]"`` or ``"covariances[1, 2, 0]"``."""
+        return tuple(f"{name}[{', '.join(str(int(i)) for i in index)}]" for name, kind in self.fields
+                     for index in _KINDS[kind].index(np.asarray(getattr(self.template, name), dtype=float)))
+
     @property
     def size(self) -> int:
         """Length of the vector."""
@@ -228,9 +265,9 @@ class ParameterMap:
     def unpack(self, vector) -> Any:
         """Parameters of the template's type from a vector made by :meth:`pack`.
 
-        Rows of probabilities are divided by their sums (a rounding-level
-        correction for a vector made by affine combinations) and symmetric
-        matrices are rebuilt from their lower triangles.
+        The last entry of each row of probabilities is 1 minus the others
+        (an affine combination of vectors keeps the rows' sums by itself)
+        and symmetric matrices are rebuilt from their lower triangles.
         """
         vector = np.asarray(vector, dtype=float)
         if vector.shape != (self.size,):
@@ -257,7 +294,7 @@ class ParameterMap:
         return None
 
 
-def parameter_map(params, covariance_type: str | None = None) -> ParameterMap:
+def parameter_map(params, covariance_type: str | None = None, *, fixed=()) -> ParameterMap:
     """The :class:`ParameterMap` of a model's parameters, from :data:`PARAMETER_KINDS`.
 
     Parameters
@@ -269,6 +306,9 @@ def parameter_map(params, covariance_type: str | None = None) -> ParameterMap:
         ``fit`` (``"full"`` and ``"diag"``).  It is a setting, never read off
         the shapes (a diagonal and a tied covariance array can have the same
         shape).
+    fixed : sequence of str, default ()
+        Fields that are not packed: they keep the values of ``params`` (the
+        coins' weights when an M-step keeps them, for example).
 
     Returns
     -------
@@ -279,7 +319,8 @@ def parameter_map(params, covariance_type: str | None = None) -> ParameterMap:
     TypeError
         If ``params`` is not the parameter tuple of a model of :mod:`emtutor`.
     ValueError
-        If ``covariance_type`` is unknown, or given for a model without covariance types.
+        If ``covariance_type`` is unknown, or given for a model without covariance types, or
+        ``fixed`` names a field the parameters do not pack.
     """
     kinds = PARAMETER_KINDS.get(type(params))
     if kinds is None:
@@ -292,7 +333,13 @@ def parameter_map(params, covariance_type: str | None = None) -> ParameterMap:
     elif covariance_type is not None:
         raise ValueError(f"covariance_type applies to Gaussian mixtures and Gaussian HMMs, not "
                          f"{type(params).__name__}; leave it None")
-    return ParameterMap(params, tuple(kinds(params, covariance_type)))
+    fields = tuple(kinds(params, covariance_type))
+    fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
+    unknown = set(fixed) - {name for name, _ in fields}
+    if unknown:
+        raise ValueError(f"fixed must name fields of {type(params).__name__} "
+                         f"({', '.join(name for name, _ in fields)}), got {sorted(unknown)}")
+    return ParameterMap(params, tuple((name, kind) for name, kind in fields if name not in fixed))
 
 
 def _as_map(params, parameter_map_, covariance_type):
@@ -343,19 +390,23 @@ def em_map(data, params, *, e_step, m_step, parameter_map: ParameterMap | None =
 
 
 def rate_matrix(data, params, *, e_step, m_step, parameter_map: ParameterMap | None = None,
-                covariance_type: str | None = None, step: float = 1e-5) -> np.ndarray:
+                covariance_type: str | None = None, step=1e-5) -> np.ndarray:
     """``DM``, the Jacobian of the EM map at ``params``, by central differences.
 
-    Column ``i`` is ``(M(theta + h e_i) - M(theta - h e_i)) / (2 h)`` with
-    ``h = step`` (:eq:`conv-taylor`).  At a fixed point of EM it is the
-    fraction of missing information ``I_com^{-1} I_mis`` (:eq:`conv-dm-fmi`),
-    whose largest eigenvalue is the rate of convergence :eq:`conv-rate`.
-    Costs ``2 n`` EM iterations for ``n`` parameters.
+    Column ``i`` is the central difference ``(M(theta + h e_i) - M(theta -
+    h e_i)) / (2 h)`` with ``h = step`` (``step[i]`` if ``step`` is an
+    array) and with ``h / 2``, combined by one Richardson extrapolation
+    (error of order ``h^4``; :eq:`conv-taylor`).  At a fixed point of EM it
+    is the fraction of missing information ``I_com^{-1} I_mis``
+    (:eq:`conv-dm-fmi`), whose largest eigenvalue is the rate of
+    convergence :eq:`conv-rate`.  Costs ``4 n`` EM iterations for ``n``
+    parameters.  :func:`emtutor.information.sem_rate_matrix` is this
+    function at a checked fixed point, with steps scaled to each parameter.
 
     The matrix depends on the parameterisation, its eigenvalues at a fixed
-    point do not.  For fields of probabilities the vector holds every entry;
-    the direction off the constraint (the sum) is an eigenvector with
-    eigenvalue 0.
+    point do not.  Rows of probabilities are held without their last entry
+    (:data:`PARAMETER_KINDS`), so there is no direction off their
+    constraint.
 
     Parameters
     ----------
@@ -365,22 +416,28 @@ def rate_matrix(data, params, *, e_step, m_step, parameter_map: ParameterMap | N
         Where to differentiate: a fixed point of EM for the rate.
     parameter_map : ParameterMap, optional
     covariance_type : str, optional
-    step : float, default 1e-5
+    step : float or array of shape (n,), default 1e-5
+        The step of each parameter, > 0.
 
     Returns
     -------
     ndarray of shape (n, n)
-        ``n = parameter_map.size``.
+        ``n = parameter_map.size``; ``DM[:, i]`` is the derivative of
+        ``M(theta)`` in ``theta[i]`` (column convention).
     """
     pmap = _as_map(params, parameter_map, covariance_type)
-    step = _check_step(step)
     forward = em_map(data, params, e_step=e_step, m_step=m_step, parameter_map=pmap)
     theta = pmap.pack(params)
+    steps = np.broadcast_to(_check_step(step, len(theta)), theta.shape)
     jacobian = np.empty((len(theta), len(theta)))
     for i in range(len(theta)):
         e = np.zeros(len(theta))
-        e[i] = step
-        jacobian[:, i] = (forward(theta + e) - forward(theta - e)) / (2 * step)
+        e[i] = steps[i]
+
+        def central(s):
+            return (forward(theta + s) - forward(theta - s)) / (2 * s[i])
+
+        jacobian[:, i] = (4.0 * central(e / 2) - central(e)) / 3.0
     return jacobian
 
 
@@ -392,7 +449,7 @@ def convergence_rate(data, params, *, e_step, m_step, parameter_map: ParameterMa
     the Jacobian-vector products ``DM v ~ (M(theta + h v) - M(theta - h
     v)) / (2 h)``, started from the vector of ones: it never forms ``DM``,
     so it needs a few dozen EM iterations however many parameters the
-    model has (:func:`rate_matrix` needs ``2 n``).  For fewer than four
+    model has (:func:`rate_matrix` needs ``4 n``).  For fewer than four
     parameters it takes the eigenvalues of :func:`rate_matrix`.
 
     The eigenvalues of ``DM`` at a maximum are real and in [0, 1)
@@ -413,7 +470,7 @@ def convergence_rate(data, params, *, e_step, m_step, parameter_map: ParameterMa
     float
     """
     pmap = _as_map(params, parameter_map, covariance_type)
-    step = _check_step(step)
+    step = float(_check_step(step))
     n = pmap.size
     if n < 4:
         jacobian = rate_matrix(data, params, e_step=e_step, m_step=m_step, parameter_map=pmap, step=step)
@@ -463,7 +520,12 @@ def change_ratios(params_sequence, parameter_map: ParameterMap | None = None,
         return steps[1:] / steps[:-1]
 
 
-def _check_step(step):
+def _check_step(step, n=None):
+    """``step`` as a float; with ``n``, an array of shape (n,) of per-parameter steps is accepted too."""
+    if n is not None and isinstance(step, np.ndarray) and step.ndim == 1:
+        if step.shape != (n,) or not np.issubdtype(step.dtype, np.number) or not np.all(np.isfinite(step) & (step > 0)):
+            raise ValueError(f"step must be a finite number > 0 or an array of {n} of them, got {step!r}")
+        return step.astype(float)
     if isinstance(step, bool) or not isinstance(step, (int, float, np.floating)) or not (np.isfinite(step) and step > 0):
         raise ValueError(f"step must be a finite number > 0, got {step!r}")
     return float(step)

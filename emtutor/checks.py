@@ -29,8 +29,8 @@ run the student's functions together.
 
 **Own work.** A function that calls ``emtutor``'s model code
 (:mod:`emtutor.gmm`, :mod:`emtutor.hmm`, :mod:`emtutor.hmm_core`,
-:mod:`emtutor.coins`, :mod:`emtutor.missing`, :mod:`emtutor.lda`, the
-estimators, ...), or refers to ``emtutor``, scikit-learn, hmmlearn or
+:mod:`emtutor.coins`, :mod:`emtutor.missing`, :mod:`emtutor.lda`,
+:mod:`emtutor.information`, :mod:`emtutor.accelerate`, the estimators, ...), or refers to ``emtutor``, scikit-learn, hmmlearn or
 ``scipy.stats``, is told so and fails. Two mechanisms: the function's code
 and the notebook helpers it calls are inspected for such references, and
 while it runs every function of ``emtutor``'s model modules is replaced by a
@@ -77,6 +77,15 @@ LDA's variational E-step (:mod:`emtutor.lda`):
 - :func:`check_update_gamma`: ``update_gamma(X, phi, alpha) -> gamma``
 - :func:`check_lda_e_step`: ``e_step(X, alpha, topics, n_sweeps) -> (gamma, phi)``
 - :func:`check_lda_em`: the four together
+
+Standard errors for the two coins (:mod:`emtutor.information`; the weights
+are fixed, the parameters are the biases ``thetas``):
+
+- :func:`check_complete_information`: ``complete_information(heads, tosses, resp, thetas) -> I_com``
+- :func:`check_missing_information`: ``missing_information(heads, tosses, resp, thetas) -> I_mis``
+- :func:`check_rate_matrix`: ``rate_matrix(em_map, thetas, h) -> DM``
+- :func:`check_bootstrap_standard_errors`: ``bootstrap_standard_errors(heads, tosses, fit, n_boot, random_state) -> se``
+- :func:`check_coins_standard_errors`: the four together
 """
 
 from __future__ import annotations
@@ -94,7 +103,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy.special import digamma, gammaln, logsumexp, softmax, xlogy
 
-from . import coins, datasets, gmm, hmm, hmm_core, lda, missing
+from . import coins, datasets, gmm, hmm, hmm_core, information, lda, missing
+from .em import run_em
 
 __all__ = [
     "check_log_gaussian",
@@ -126,6 +136,12 @@ __all__ = [
     "CoinsRun",
     "MissingRun",
     "LDARun",
+    "check_complete_information",
+    "check_missing_information",
+    "check_rate_matrix",
+    "check_bootstrap_standard_errors",
+    "check_coins_standard_errors",
+    "StandardErrorsRun",
 ]
 
 _RTOL = 1e-5
@@ -135,7 +151,8 @@ _LOG_2PI = np.log(2.0 * np.pi)
 # ============================================================ own work
 
 #: emtutor's modules whose functions compute what the assignments ask for.
-_MODEL_MODULES = ("coins", "elbo", "em", "estimators", "gmm", "hmm", "hmm_core", "lda", "missing")
+_MODEL_MODULES = ("accelerate", "coins", "elbo", "em", "estimators", "gmm", "hmm", "hmm_core", "information", "lda",
+                  "missing")
 #: Modules a graded function must not use (prefixes of dotted module names).
 _FORBIDDEN = ("emtutor", "sklearn", "hmmlearn", "scipy.stats")
 #: Code flags of generator and coroutine functions, which the guard leaves alone.
@@ -1834,3 +1851,385 @@ def check_lda_em(expected_log_pi: Callable, update_phi: Callable, update_gamma: 
     _compare("the E-step", f"gamma after {n_sweeps} sweeps", gamma, expected, case)
     gamma = np.asarray(gamma, float)
     return LDARun(gamma, gamma / gamma.sum(axis=1, keepdims=True))
+
+
+# ============================================================ standard errors for the two coins
+
+
+def _se_coin_cases():
+    """``(case, heads, tosses, weights, thetas)``: at fixed points of EM and away from them."""
+    rng = np.random.default_rng(10)
+    tosses = rng.integers(5, 21, size=12).astype(float)
+    heads = rng.binomial(tosses.astype(int), np.where(rng.random(12) < 0.5, 0.3, 0.75)).astype(float)
+    paper = _PAPER_HEADS, np.full(5, 10.0), np.array([0.5, 0.5])
+    return [
+        ("Do & Batzoglou's 5 sets at theta = (0.6, 0.5)", *paper, np.array([0.6, 0.5])),
+        ("Do & Batzoglou's 5 sets at the maximum-likelihood estimate", *paper, _se_paper_estimate()),
+        ("unequal weights, unequal numbers of tosses", heads, tosses, np.array([0.7, 0.3]), np.array([0.35, 0.8])),
+        ("three coins", heads, tosses, np.array([0.2, 0.5, 0.3]), np.array([0.2, 0.5, 0.9])),
+    ]
+
+
+@functools.lru_cache(maxsize=None)
+def _se_paper_estimate_cached() -> tuple:
+    """EM iterated until one more iteration moves the biases by less than 1e-15 (rate about 0.4)."""
+    em_map = _coin_em_map(_PAPER_HEADS, np.full(5, 10.0), np.array([0.5, 0.5]))
+    thetas = np.array([0.6, 0.5])
+    for _ in range(1000):
+        new = em_map(thetas)
+        if np.max(np.abs(new - thetas)) < 1e-15:
+            break
+        thetas = new
+    return tuple(thetas)
+
+
+def _se_paper_estimate() -> np.ndarray:
+    """The maximum-likelihood estimate of the paper's biases (weights 1/2), a fixed point of EM."""
+    return np.array(_se_paper_estimate_cached())
+
+
+def _se_reference(heads, tosses, weights, thetas):
+    """``(resp, I_com, I_mis, g)``: emtutor's information matrices, ``g[i, k]`` the score of set i under coin k."""
+    data, params = coins.CoinData(heads, tosses), coins.CoinParams(weights, thetas)
+    resp = coins.e_step(data, params)[0]
+    complete = information.complete_information(information.COINS, data, params)
+    mis = information.missing_information(information.COINS, data, params)
+    g = heads[:, None] / thetas - (tosses - heads)[:, None] / (1 - thetas)
+    return resp, complete, mis, g
+
+
+def _se_variance(resp, g, *, centre=True, per_set=True, cross=True):
+    """``sum_i Var(score_i)`` for scores ``g[i, k] e_k`` with probabilities ``resp``, or a mistaken form of it."""
+    weighted = resp * g
+    second = np.diag(np.sum(resp * g**2, axis=0))
+    if not centre:
+        return second
+    mean_term = weighted.T @ weighted if per_set else np.outer(weighted.sum(axis=0), weighted.sum(axis=0))
+    out = second - mean_term
+    return out if cross else np.diag(np.diag(out))
+
+
+@_checker
+def check_complete_information(complete_information: Callable) -> None:
+    """Check ``complete_information(heads, tosses, resp, thetas) -> I_com`` of shape ``(K, K)``.
+
+    The expected complete-data information of the biases :eq:`se-complete-information`,
+    :math:`\\sum_i r_{ik} \\big(h_i / \\theta_k^2 + (n_i - h_i) / (1 - \\theta_k)^2\\big)`
+    on the diagonal; the reference is :func:`emtutor.information.complete_information`
+    with :data:`emtutor.information.COINS`.
+    """
+    name = "complete_information"
+    _own_work(complete_information, name)
+    for case, heads, tosses, weights, thetas in _se_coin_cases():
+        resp, expected, _, _ = _se_reference(heads, tosses, weights, thetas)
+        got = _call(complete_information, name, case, heads, tosses, resp, thetas)
+        h, t = heads[:, None], (tosses - heads)[:, None]
+        K = len(thetas)
+        _compare(name, "I_com", got, expected, case, [
+            ("the sets are not weighted by the responsibilities: coin k's information is "
+             "sum_i r_ik (h_i / theta_k^2 + (n_i - h_i) / (1 - theta_k)^2)",
+             lambda: np.diag(np.sum(h / thetas**2 + t / (1 - thetas) ** 2, axis=0))),
+            ("returned the Hessian of Q; the information is minus the Hessian, positive on the diagonal",
+             lambda: -expected),
+            ("the tails term (n_i - h_i) / (1 - theta_k)^2 is missing",
+             lambda: np.diag(np.sum(resp * h / thetas**2, axis=0))),
+            ("the second derivative of h log theta is -h / theta^2: the powers of theta_k and 1 - theta_k "
+             "are squared", lambda: np.diag(np.sum(resp * (h / thetas + t / (1 - thetas)), axis=0))),
+            ("used the binomial's expected information n_i / (theta_k (1 - theta_k)), which equals I_com "
+             "only at a fixed point of EM; use the observed heads h_i",
+             lambda: np.diag(np.sum(resp * (h + t) / (thetas * (1 - thetas)), axis=0))),
+            ("averaged over the sets; the information is the sum over the sets", lambda: expected / len(heads)),
+        ], " = (K, K), diagonal for the coins", shape_hints=[(
+            (K,), "returned the diagonal only; return the K x K matrix (np.diag of it)")])
+
+
+@_checker
+def check_missing_information(missing_information: Callable) -> None:
+    """Check ``missing_information(heads, tosses, resp, thetas) -> I_mis`` of shape ``(K, K)``.
+
+    The sum over the sets of the conditional variance of the complete-data
+    score (Louis' formula :eq:`se-louis`, :eq:`se-discrete-scores`); the
+    reference is :func:`emtutor.information.missing_information` with
+    :data:`emtutor.information.COINS`.
+    """
+    name = "missing_information"
+    _own_work(missing_information, name)
+    for case, heads, tosses, weights, thetas in _se_coin_cases():
+        resp, _, expected, g = _se_reference(heads, tosses, weights, thetas)
+        got = _call(missing_information, name, case, heads, tosses, resp, thetas)
+        K = len(thetas)
+        hard = np.eye(K)[np.argmax(resp, axis=1)]
+        h, t = heads[:, None], (tosses - heads)[:, None]
+        _compare(name, "I_mis", got, expected, case, [
+            ("returned E[s s^T]: the variance of the score also subtracts the outer product of its "
+             "conditional mean, sum_k r_ik g_ik, set by set", lambda: _se_variance(resp, g, centre=False)),
+            ("subtracted the outer product of the score summed over the sets; the variance is taken set "
+             "by set, sum_i (E[s_i s_i^T] - E[s_i] E[s_i]^T)", lambda: _se_variance(resp, g, per_set=False)),
+            ("kept only the diagonal: the scores of different coins are correlated through the "
+             "responsibilities (off-diagonal -r_ij g_ij r_ik g_ik)", lambda: _se_variance(resp, g, cross=False)),
+            ("used hard assignments (each set to its most likely coin): then nothing is missing and the "
+             "variance is 0; use the responsibilities", lambda: _se_variance(hard, g)),
+            ("the score of a set under coin k is h_i / theta_k - (n_i - h_i) / (1 - theta_k): check the sign "
+             "of the tails term", lambda: _se_variance(resp, h / thetas + t / (1 - thetas))),
+            ("returned minus the missing information; it is a variance, positive semidefinite",
+             lambda: -expected),
+        ], " = (K, K)", shape_hints=[(
+            (K,), "returned the diagonal only; the off-diagonal entries are not zero")])
+
+
+def _se_linear_map():
+    A = np.array([[0.5, 0.2, 0.0], [0.1, 0.3, 0.25], [0.05, 0.0, 0.6]])
+    b = np.array([0.3, -0.2, 1.0])
+    return (lambda theta: A @ theta + b), np.array([1.0, 2.0, -0.5]), 1e-3
+
+
+def _se_nonlinear_map():
+    def smooth(theta):
+        return np.array([0.5 * np.sin(theta[0]) * theta[1], 0.3 * theta[0] ** 2 + np.exp(-theta[1]),
+                         np.tanh(theta[0] - theta[1])])[: len(theta)]
+    return smooth, np.array([0.7, 1.3]), 1e-3
+
+
+def _coin_em_map(heads, tosses, weights):
+    """One EM iteration of the coins with fixed weights, ``thetas -> thetas``."""
+    data = coins.CoinData(heads, tosses)
+
+    def em_map(thetas):
+        params = coins.CoinParams(weights, np.asarray(thetas, dtype=float))
+        return coins.m_step(data, coins.e_step(data, params)[0], params, learn_weights=False).thetas
+
+    return em_map
+
+
+def _differences(em_map, theta, h, *, kind="central", all_at_once=False, minus_theta=False, transpose=False,
+                 divisor=2.0):
+    """The Jacobian of ``em_map`` by differences, or a mistaken form of it."""
+    n = len(theta)
+    out = np.empty((n, n))
+    for i in range(n):
+        e = np.full(n, h) if all_at_once else np.eye(n)[i] * h
+        up = em_map(theta + e) - (theta + e if minus_theta else 0)
+        if kind == "forward":
+            down, step = em_map(theta) - (theta if minus_theta else 0), h
+        else:
+            down, step = em_map(theta - e) - (theta - e if minus_theta else 0), divisor * h
+        out[:, i] = (up - down) / step
+    return out.T if transpose else out
+
+
+def _rate_cases():
+    paper = _PAPER_HEADS, np.full(5, 10.0), np.array([0.5, 0.5])
+    case3 = _se_coin_cases()[3]
+    return [
+        ("a linear map M(theta) = A theta + b", *_se_linear_map()),
+        ("a smooth nonlinear map", *_se_nonlinear_map()),
+        ("EM for Do & Batzoglou's coins, at the estimate", _coin_em_map(*paper), _se_paper_estimate(), 1e-5),
+        ("EM for three coins, away from the estimate", _coin_em_map(*case3[1:4]), case3[4], 1e-4),
+    ]
+
+
+@_checker
+def check_rate_matrix(rate_matrix: Callable) -> None:
+    """Check ``rate_matrix(em_map, thetas, h) -> DM`` of shape ``(P, P)``.
+
+    Column ``i`` is the central difference
+    :math:`(\\mathcal{M}(\\theta + h e_i) - \\mathcal{M}(\\theta - h e_i)) / (2h)`
+    (:eq:`se-dm`): on a linear map it is the map's matrix, on EM's map at its
+    fixed point ``inv(I_com) I_mis``. ``em_map`` takes and returns arrays of
+    shape ``(P,)``.
+    """
+    name = "rate_matrix"
+    _own_work(rate_matrix, name)
+    for case, em_map, theta, h in _rate_cases():
+        got = _call(rate_matrix, name, case, em_map, theta, h)
+        expected = _differences(em_map, theta, h)
+        _compare(name, "DM", got, expected, case, [
+            ("rows and columns swapped: DM[:, i] (a column) is the derivative of M(theta) in theta_i",
+             lambda: expected.T),
+            ("forward differences (M(theta + h e_i) - M(theta)) / h; use central differences "
+             "(M(theta + h e_i) - M(theta - h e_i)) / (2 h), whose error is of order h^2",
+             lambda: _differences(em_map, theta, h, kind="forward")),
+            ("the central difference divides by 2 h, the distance between the two points",
+             lambda: _differences(em_map, theta, h, divisor=1.0)),
+            ("differentiated M(theta) - theta (which gives DM - I); DM is the derivative of the EM map itself",
+             lambda: _differences(em_map, theta, h, minus_theta=True)),
+            ("moved every parameter at once; column i moves theta_i alone (theta + h e_i)",
+             lambda: _differences(em_map, theta, h, all_at_once=True)),
+        ], " = (P, P) for P parameters")
+
+
+def _bootstrap_cases():
+    rng = np.random.default_rng(12)
+    tosses = np.full(30, 10.0)
+    heads = rng.binomial(10, np.where(rng.random(30) < 0.5, 0.8, 0.35)).astype(float)
+    tosses2 = rng.integers(5, 31, size=20).astype(float)
+    heads2 = rng.binomial(tosses2.astype(int), np.where(rng.random(20) < 0.3, 0.25, 0.7)).astype(float)
+    return [
+        ("30 sets of 10 tosses, 40 resamples", heads, tosses, np.array([0.5, 0.5]), np.array([0.7, 0.4]), 40, 0),
+        ("20 sets of unequal length, weights (0.3, 0.7), 25 resamples", heads2, tosses2, np.array([0.3, 0.7]),
+         np.array([0.3, 0.6]), 25, 7),
+    ]
+
+
+def _coin_fitter(heads, tosses, weights, thetas):
+    """``(estimate, fit)``: the estimate on the full data, and ``fit(heads, tosses) -> thetas`` by EM from it."""
+    def fit_from(start, heads, tosses):
+        data = coins.CoinData(np.asarray(heads, dtype=float), np.asarray(tosses, dtype=float))
+        result = run_em(data, coins.CoinParams(weights, start), e_step=coins.e_step,
+                        m_step=functools.partial(coins.m_step, learn_weights=False),
+                        n_observations=len(data.heads), tol=1e-12, max_iter=10_000)
+        return result.params
+
+    estimate = fit_from(np.asarray(thetas, dtype=float), heads, tosses)
+
+    def fit(heads, tosses):
+        if np.shape(heads) != np.shape(tosses) or np.ndim(heads) != 1:
+            raise ValueError("fit(heads, tosses) takes two arrays of shape (N,): the resampled sets")
+        return fit_from(estimate.thetas, heads, tosses).thetas
+
+    return estimate, fit
+
+
+@_checker
+def check_bootstrap_standard_errors(bootstrap_standard_errors: Callable) -> None:
+    """Check ``bootstrap_standard_errors(heads, tosses, fit, n_boot, random_state) -> se`` of shape ``(K,)``.
+
+    With ``rng = np.random.default_rng(random_state)``, each of the
+    ``n_boot`` resamples takes the sets ``rng.integers(0, N, size=N)`` and
+    refits them with ``fit(heads, tosses) -> thetas``; the result is the
+    standard deviation of the replicates with divisor ``n_boot - 1``
+    (:eq:`se-bootstrap`). The reference is
+    :func:`emtutor.information.bootstrap_standard_errors`.
+    """
+    name = "bootstrap_standard_errors"
+    _own_work(bootstrap_standard_errors, name)
+    for case, heads, tosses, weights, thetas, n_boot, seed in _bootstrap_cases():
+        estimate, fit = _coin_fitter(heads, tosses, weights, thetas)
+        got = _call(bootstrap_standard_errors, name, case, heads, tosses, fit, n_boot, seed)
+        boot = information.bootstrap_standard_errors(information.COINS, coins.CoinData(heads, tosses), estimate,
+                                                     n_boot=n_boot, random_state=seed, tol=1e-12, max_iter=10_000)
+        expected, replicates = boot.standard_errors, boot.replicates
+        _compare(name, "the standard errors", got, expected, case, [
+            ("every replicate is the same, so the spread is 0: draw each resample's sets anew, with "
+             "replacement, from one generator (rng.integers(0, N, size=N) for each resample)",
+             lambda: np.zeros_like(expected)),
+            ("divided by n_boot; the bootstrap standard error divides by n_boot - 1 (ddof=1)",
+             lambda: replicates.std(axis=0)),
+            ("returned the variance of the replicates; the standard error is its square root",
+             lambda: expected**2),
+            ("divided by sqrt(n_boot): that is the standard error of the replicates' mean; the standard "
+             "error of the estimate is the replicates' standard deviation", lambda: expected / np.sqrt(n_boot)),
+            ("returned the mean of the replicates; the standard error is their standard deviation",
+             lambda: replicates.mean(axis=0)),
+        ], " = (K,)")
+
+
+class StandardErrorsRun(NamedTuple):
+    """What :func:`check_coins_standard_errors` returns: the biases of the paper's coins and their standard errors.
+
+    Attributes
+    ----------
+    thetas : ndarray of shape (2,)
+        The maximum-likelihood estimate (weights fixed at 1/2).
+    louis : ndarray of shape (2,)
+        Standard errors from ``I_obs = I_com - I_mis`` (Louis).
+    sem : ndarray of shape (2,)
+        Standard errors from ``I_obs = I_com (I - DM)`` (SEM).
+    hessian : ndarray of shape (2,)
+        Standard errors from minus the numerical Hessian of the log-likelihood (the oracle).
+    complete : ndarray of shape (2,)
+        Standard errors if the coins were labelled, from ``I_com``.
+    fmi : ndarray of shape (2,)
+        Fraction of missing information about each bias, ``1 - complete^2 / louis^2``.
+    rate : float
+        The largest eigenvalue of ``DM``: EM's rate of convergence.
+    bootstrap : ndarray of shape (2,)
+        Bootstrap standard errors on 60 simulated sets of 10 tosses (200 resamples).
+    bootstrap_louis : ndarray of shape (2,)
+        Louis' standard errors on the same simulated sets.
+    """
+
+    thetas: np.ndarray
+    louis: np.ndarray
+    sem: np.ndarray
+    hessian: np.ndarray
+    complete: np.ndarray
+    fmi: np.ndarray
+    rate: float
+    bootstrap: np.ndarray
+    bootstrap_louis: np.ndarray
+
+
+def _numerical_hessian(f, x, h):
+    """Central second differences with steps ``h`` and ``h / 2``, combined by one Richardson extrapolation."""
+    def at(h):
+        n, E = len(x), np.diag(h)
+        return np.array([[(f(x + E[i] + E[j]) - f(x + E[i] - E[j]) - f(x - E[i] + E[j]) + f(x - E[i] - E[j]))
+                          / (4 * h[i] * h[j]) for j in range(n)] for i in range(n)])
+    return (4 * at(h / 2) - at(h)) / 3
+
+
+def _se_from(info, fn_name, case):
+    try:
+        return np.sqrt(np.diag(np.linalg.inv(info)))
+    except np.linalg.LinAlgError:
+        raise AssertionError(f"{fn_name}: the information is singular  (case: {case})") from None
+
+
+@_checker
+def check_coins_standard_errors(complete_information: Callable, missing_information: Callable,
+                                rate_matrix: Callable, bootstrap_standard_errors: Callable) -> StandardErrorsRun:
+    """Check the four functions together: standard errors of the paper's two coins.
+
+    Re-runs :func:`check_complete_information`, :func:`check_missing_information`,
+    :func:`check_rate_matrix` and :func:`check_bootstrap_standard_errors`
+    (this point needs every part right), then, at the maximum-likelihood
+    estimate of Do & Batzoglou's coins, compares the observed information by
+    Louis (``I_com - I_mis``) and by SEM (``I_com (I - DM)``, ``DM`` from the
+    student's ``rate_matrix`` on the EM map) with minus the numerical Hessian
+    of the observed-data log-likelihood :func:`emtutor.coins.log_likelihood`,
+    an oracle that uses neither (relative difference at most 1e-6), and
+    runs the student's bootstrap on 60 simulated sets.
+
+    Returns
+    -------
+    StandardErrorsRun
+    """
+    _all_parts([(check_complete_information, complete_information),
+                (check_missing_information, missing_information), (check_rate_matrix, rate_matrix),
+                (check_bootstrap_standard_errors, bootstrap_standard_errors)])
+    heads, tosses, weights = _PAPER_HEADS, np.full(5, 10.0), np.array([0.5, 0.5])
+    thetas = _se_paper_estimate()
+    case = "Do & Batzoglou's coins at the maximum-likelihood estimate"
+    data = coins.CoinData(heads, tosses)
+    resp = coins.e_step(data, coins.CoinParams(weights, thetas))[0]
+    i_com = _as_array(_call(complete_information, "complete_information", case, heads, tosses, resp, thetas),
+                      "complete_information", "I_com", case)
+    i_mis = _as_array(_call(missing_information, "missing_information", case, heads, tosses, resp, thetas),
+                      "missing_information", "I_mis", case)
+    dm = _as_array(_call(rate_matrix, "rate_matrix", case, _coin_em_map(heads, tosses, weights), thetas, 1e-5),
+                   "rate_matrix", "DM", case)
+    oracle = -_numerical_hessian(lambda th: coins.log_likelihood(data, coins.CoinParams(weights, th)), thetas,
+                                 np.full(2, 1e-3))
+    scale = np.max(np.abs(oracle))
+    for label, observed in (("Louis' I_com - I_mis", i_com - i_mis), ("SEM's I_com (I - DM)", i_com @ (np.eye(2) - dm))):
+        gap = np.max(np.abs(observed - oracle)) / scale
+        if not gap <= 1e-6:
+            raise AssertionError(f"the observed information by {label} differs from minus the numerical Hessian "
+                                 f"of the log-likelihood by {gap:.2g} relative  (case: {case})")
+    louis = _se_from(i_com - i_mis, "the observed information", case)
+    sem = _se_from(i_com @ (np.eye(2) - dm), "the observed information", case)
+    complete = _se_from(i_com, "complete_information", case)
+    hessian = _se_from(oracle, "the numerical Hessian", case)
+
+    rng = np.random.default_rng(14)
+    sim_heads = rng.binomial(10, np.where(rng.random(60) < 0.5, 0.8, 0.45)).astype(float)
+    sim_tosses = np.full(60, 10.0)
+    estimate, fit = _coin_fitter(sim_heads, sim_tosses, weights, np.array([0.6, 0.5]))
+    case = "60 simulated sets of 10 tosses, 200 resamples"
+    boot = _as_array(_call(bootstrap_standard_errors, "bootstrap_standard_errors", case, sim_heads, sim_tosses,
+                           fit, 200, 0), "bootstrap_standard_errors", "the standard errors", case)
+    sim = information.louis_information(information.COINS, coins.CoinData(sim_heads, sim_tosses), estimate)
+    return StandardErrorsRun(thetas, louis, sem, hessian, complete,
+                             1 - complete**2 / louis**2, float(np.max(np.abs(np.linalg.eigvals(dm)))), boot,
+                             sim.standard_errors)

@@ -36,6 +36,7 @@ __all__ = [
     "log_likelihood",
     "complete_data_mle",
     "fit",
+    "check_params",
 ]
 
 
@@ -150,7 +151,7 @@ def e_step(data: CoinData, params: CoinParams, previous=None) -> tuple[np.ndarra
         ``log p(set i)`` under ``params``.
     """
     data = _check_data(data)
-    params = _check_params(params, np.size(params.thetas), open_interval=False)
+    params = check_params(params, np.size(params.thetas))
     log_weighted = log_joint(data, params)
     with np.errstate(invalid="ignore"):  # a set no coin can produce: reported below
         log_norm = logsumexp(log_weighted, axis=1)
@@ -209,7 +210,7 @@ def log_likelihood(data: CoinData, params: CoinParams) -> float:
         ``sum_i log sum_k weights[k] theta_k^h_i (1 - theta_k)^(n_i - h_i)``.
     """
     data = as_coin_data(*data)
-    params = _check_params(params, len(params.thetas), open_interval=False)
+    params = check_params(params, len(params.thetas))
     return float(np.sum(e_step(data, params)[1]))
 
 
@@ -326,7 +327,7 @@ def fit(
         thetas = as_rng(random_state).uniform(0.2, 0.8, size=k)
     if weights is None:
         weights = np.full(k, 1.0 / k)
-    params = _check_params(CoinParams(weights, thetas), k, open_interval=True)
+    params = check_params(CoinParams(weights, thetas), k, open_interval=True)
     return run_em(
         data,
         params,
@@ -360,10 +361,29 @@ def _as_counts(values, name: str) -> np.ndarray:
     return values
 
 
-def _check_params(params: CoinParams, k: int, open_interval: bool) -> CoinParams:
-    thetas = check_shape(params.thetas, (k,), "thetas")
+def check_params(params, n_components: int, *, open_interval: bool = False) -> CoinParams:
+    """Validate coin-mixture parameters; return them as a :class:`CoinParams` of float arrays.
+
+    Parameters
+    ----------
+    params : CoinParams or tuple (weights, thetas)
+    n_components : int
+        The number of coins ``K``: ``weights`` and ``thetas`` must have shape ``(K,)``.
+    open_interval : bool, default False
+        Require ``0 < thetas < 1`` (a start for EM, or where the information
+        exists) instead of ``0 <= thetas <= 1``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``weights`` or ``thetas``.
+    """
+    if not isinstance(params, tuple) or len(params) != 2:
+        raise TypeError(f"params must be CoinParams(weights, thetas), got {type(params).__name__}")
+    params = CoinParams(*params)
+    thetas = check_shape(params.thetas, (n_components,), "thetas")
     if open_interval and np.any((thetas <= 0) | (thetas >= 1)):
-        raise ValueError(f"initial thetas must be strictly between 0 and 1, got {thetas}")
+        raise ValueError(f"thetas must be strictly between 0 and 1, got {thetas}")
     if np.any((thetas < 0) | (thetas > 1)):
         raise ValueError(f"thetas must be between 0 and 1, got {thetas}")
-    return CoinParams(check_probability_vector(params.weights, k, "weights"), thetas)
+    return CoinParams(check_probability_vector(params.weights, n_components, "weights"), thetas)

@@ -41,19 +41,24 @@ model                       parameter vector, in this order
                             ``thetas[k]``
 ==========================  ===================================================
 
-Standard errors of these named parameters do not depend on the
-parameterisation (the delta method is exact for the inverse information at a
-maximum); the names are in ``Information.names``.
+These are the vectors of :func:`emtutor.accelerate.parameter_map` (one
+layout for the whole package: rows of probabilities without their last
+entry, symmetric matrices as their lower triangles), and one EM iteration as
+a map of them is :func:`emtutor.accelerate.em_map`, differentiated by
+:func:`emtutor.accelerate.rate_matrix`.  Standard errors of these named
+parameters do not depend on the parameterisation (the delta method is exact
+for the inverse information at a maximum); the names are in
+``Information.names``.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import coins, gmm, missing
+from . import accelerate, coins, gmm, missing
 from ._validation import as_data_matrix, check_positive_int
 from .em import run_em
 
@@ -106,13 +111,10 @@ class EMModel(NamedTuple):
         resamples (rows, sets of tosses).
     resample : callable
         ``resample(data, rows) -> data``: the data of the units ``rows``.
-    names : callable
-        ``names(params) -> tuple of str``: the name of each entry of the
-        parameter vector.
-    to_vector, from_vector : callable
-        ``to_vector(params) -> theta`` and ``from_vector(theta, params) ->
-        params`` (``params`` supplies what the vector does not hold, such as
-        fixed weights).
+    parameter_map : callable
+        ``parameter_map(params) -> accelerate.ParameterMap``: the layout of
+        the parameter vector (:meth:`to_vector`, :meth:`from_vector`,
+        :meth:`names` use it).
     scale : callable
         ``scale(params) -> array``: a natural size of each parameter (a
         standard deviation for a mean, a variance for a variance), which
@@ -138,13 +140,23 @@ class EMModel(NamedTuple):
     log_likelihood: Callable
     n_observations: Callable
     resample: Callable
-    names: Callable
-    to_vector: Callable
-    from_vector: Callable
+    parameter_map: Callable
     scale: Callable
     complete_information: Callable
     missing_information: Callable
     observation_scores: Callable
+
+    def to_vector(self, params) -> np.ndarray:
+        """The parameter vector ``theta`` of ``params``."""
+        return self.parameter_map(params).pack(params)
+
+    def from_vector(self, theta, params):
+        """The parameters of the vector ``theta``; ``params`` supplies what it does not hold (fixed weights)."""
+        return self.parameter_map(params).unpack(theta)
+
+    def names(self, params) -> tuple:
+        """The name of each entry of the parameter vector, such as ``"covariance[1, 0]"``."""
+        return self.parameter_map(params).names()
 
 
 class Information(NamedTuple):
@@ -269,7 +281,7 @@ def gaussian_score(X, mean, covariance) -> np.ndarray:
     """
     X = as_data_matrix(X)
     d = X.shape[1]
-    mean = missing._check_params((mean, covariance), d).mean
+    mean = missing.check_params((mean, covariance), d).mean
     precision = _precision_of(covariance)
     a = (X - mean) @ precision
     g = a[:, :, None] * a[:, None, :] - precision
@@ -312,7 +324,7 @@ def gaussian_information(X, mean, covariance) -> np.ndarray:
     ndarray of shape (n_par, n_par), ``n_par = n_features + n_features (n_features + 1) / 2``
     """
     X = as_data_matrix(X)
-    params = missing._check_params((mean, covariance), X.shape[1])
+    params = missing.check_params((mean, covariance), X.shape[1])
     precision = _precision_of(params.covariance)
     a = (X - params.mean) @ precision
     return _gaussian_information_from_moments(precision, len(X), a.sum(axis=0), a.T @ a)
@@ -323,24 +335,6 @@ def gaussian_information(X, mean, covariance) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _normal_names(params) -> tuple:
-    d = len(params.mean)
-    rows, cols = np.tril_indices(d)
-    return tuple(f"mean[{j}]" for j in range(d)) + tuple(f"covariance[{i}, {j}]" for i, j in zip(rows, cols))
-
-
-def _normal_to_vector(params) -> np.ndarray:
-    return np.r_[params.mean, params.covariance[np.tril_indices(len(params.mean))]]
-
-
-def _normal_from_vector(theta, params) -> missing.MissingNormalParams:
-    d = len(params.mean)
-    cov = np.zeros((d, d))
-    cov[np.tril_indices(d)] = theta[d:]
-    cov = cov + np.tril(cov, -1).T
-    return missing.MissingNormalParams(np.array(theta[:d], dtype=float), cov)
-
-
 def _normal_scale(params) -> np.ndarray:
     sd = np.sqrt(np.diag(params.covariance))
     rows, cols = np.tril_indices(len(sd))
@@ -349,7 +343,7 @@ def _normal_scale(params) -> np.ndarray:
 
 def _normal_check_params(data, params):
     params = _named(params, missing.MissingNormalParams)
-    return missing._check_params(params, data.shape[1])
+    return missing.check_params(params, data.shape[1])
 
 
 def _normal_conditional(data, params):
@@ -412,7 +406,7 @@ def _normal_observation_scores(data, params):
     precision, _, a_hat, omegas, pattern_of_row = _normal_conditional(data, params)
     # E[a a' | observed] = a_hat a_hat' + Omega; a row with nothing observed scores 0
     g = a_hat[:, :, None] * a_hat[:, None, :] + omegas[pattern_of_row] - precision
-    scores = np.zeros((data.shape[0], len(_normal_to_vector(params))))
+    scores = np.zeros((data.shape[0], accelerate.parameter_map(params).size))
     scores[data.used] = np.hstack([a_hat, 0.5 * np.einsum("npq,pqv->nv", g, _duplication(len(precision)))])
     return scores
 
@@ -426,9 +420,7 @@ MISSING_NORMAL = EMModel(
     log_likelihood=missing.log_likelihood,
     n_observations=lambda data: data.shape[0],
     resample=lambda data, rows: missing.group_patterns(data.X[rows]),
-    names=_normal_names,
-    to_vector=_normal_to_vector,
-    from_vector=_normal_from_vector,
+    parameter_map=accelerate.parameter_map,
     scale=_normal_scale,
     complete_information=_normal_complete_information,
     missing_information=_normal_missing_information,
@@ -467,34 +459,6 @@ def _discrete_missing_information(resp, scores) -> np.ndarray:
     second = np.einsum("nk,nkp,nkq->pq", resp, scores, scores)
     info = second - mean.T @ mean
     return 0.5 * (info + info.T)
-
-
-def _mixture_names(params) -> tuple:
-    k, d = params.means.shape
-    rows, cols = np.tril_indices(d)
-    return (tuple(f"weights[{j}]" for j in range(k - 1))
-            + tuple(f"means[{c}, {j}]" for c in range(k) for j in range(d))
-            + tuple(f"covariances[{c}, {i}, {j}]" for c in range(k) for i, j in zip(rows, cols)))
-
-
-def _mixture_to_vector(params) -> np.ndarray:
-    k, d = params.means.shape
-    tril = np.tril_indices(d)
-    return np.r_[params.weights[:-1], params.means.ravel(), np.concatenate([c[tril] for c in params.covariances])]
-
-
-def _mixture_from_vector(theta, params) -> gmm.GMMParams:
-    k, d = params.means.shape
-    q = d * (d + 1) // 2
-    weights = np.r_[theta[: k - 1], 1.0 - np.sum(theta[: k - 1])]
-    means = np.reshape(theta[k - 1: k - 1 + k * d], (k, d))
-    covariances = np.zeros((k, d, d))
-    tril = np.tril_indices(d)
-    for c in range(k):
-        start = k - 1 + k * d + c * q
-        covariances[c][tril] = theta[start: start + q]
-        covariances[c] = covariances[c] + np.tril(covariances[c], -1).T
-    return gmm.GMMParams(weights, means, covariances)
 
 
 def _mixture_scale(params) -> np.ndarray:
@@ -563,9 +527,7 @@ GAUSSIAN_MIXTURE = EMModel(
     log_likelihood=gmm.log_likelihood,
     n_observations=len,
     resample=lambda X, rows: X[rows],
-    names=_mixture_names,
-    to_vector=_mixture_to_vector,
-    from_vector=_mixture_from_vector,
+    parameter_map=partial(accelerate.parameter_map, covariance_type="full"),
     scale=_mixture_scale,
     complete_information=_mixture_complete_information,
     missing_information=_mixture_missing_information,
@@ -576,23 +538,6 @@ GAUSSIAN_MIXTURE = EMModel(
 
 :meta hide-value:
 """
-
-
-def _coin_names(learn_weights, params) -> tuple:
-    k = len(params.thetas)
-    names = tuple(f"thetas[{j}]" for j in range(k))
-    return tuple(f"weights[{j}]" for j in range(k - 1)) + names if learn_weights else names
-
-
-def _coin_to_vector(learn_weights, params) -> np.ndarray:
-    return np.r_[params.weights[:-1], params.thetas] if learn_weights else np.array(params.thetas, dtype=float)
-
-
-def _coin_from_vector(learn_weights, theta, params) -> coins.CoinParams:
-    if not learn_weights:
-        return coins.CoinParams(params.weights, np.array(theta, dtype=float))
-    k = len(params.thetas)
-    return coins.CoinParams(np.r_[theta[: k - 1], 1.0 - np.sum(theta[: k - 1])], np.array(theta[k - 1:], dtype=float))
 
 
 def _coin_scale(learn_weights, params) -> np.ndarray:
@@ -609,7 +554,7 @@ def _coin_prepare(data) -> coins.CoinData:
 def _coin_check_params(data, params):
     params = _named(params, coins.CoinParams)
     k = len(np.atleast_1d(params.thetas))
-    params = coins._check_params(params, k, open_interval=True)
+    params = coins.check_params(params, k, open_interval=True)
     if np.any(params.weights <= 0):
         raise ValueError(f"weights must be positive for the information to exist, got {params.weights}")
     return params
@@ -662,9 +607,7 @@ def _coin_model(learn_weights: bool) -> EMModel:
         log_likelihood=coins.log_likelihood,
         n_observations=lambda data: len(data.heads),
         resample=lambda data, rows: coins.CoinData(data.heads[rows], data.tosses[rows]),
-        names=partial(_coin_names, learn_weights),
-        to_vector=partial(_coin_to_vector, learn_weights),
-        from_vector=partial(_coin_from_vector, learn_weights),
+        parameter_map=partial(accelerate.parameter_map, fixed=() if learn_weights else ("weights",)),
         scale=partial(_coin_scale, learn_weights),
         complete_information=partial(_coin_complete_information, learn_weights),
         missing_information=partial(_coin_missing_information, learn_weights),
@@ -872,13 +815,13 @@ def em_map(model: EMModel, data, theta, params) -> np.ndarray:
     ndarray of shape (n_parameters,)
     """
     data, params = _check(model, data, params)
-    return _em_map(model, data, np.asarray(theta, dtype=float), params)
+    return _em_map(model, data, params)(np.asarray(theta, dtype=float))
 
 
-def _em_map(model, data, theta, params) -> np.ndarray:
-    current = model.from_vector(theta, params)
-    expectations, _ = model.e_step(data, current, None)
-    return model.to_vector(model.m_step(data, expectations, current))
+def _em_map(model, data, params) -> Callable[[np.ndarray], np.ndarray]:
+    """The model's own ``e_step`` then ``m_step`` as a map of its parameter vectors."""
+    return accelerate.em_map(data, params, e_step=model.e_step, m_step=model.m_step,
+                             parameter_map=model.parameter_map(params))
 
 
 def sem_rate_matrix(model: EMModel, data, params, *, rel_step: float = 1e-4,
@@ -890,7 +833,9 @@ def sem_rate_matrix(model: EMModel, data, params, *, rel_step: float = 1e-4,
     :eq:`se-em-map` is ``DM = inv(I_com) I_mis`` (:eq:`se-dm`).  Column
     ``i`` is the central difference of :func:`em_map` in parameter ``i``
     with step ``h = rel_step * scale[i]`` and ``h / 2``, combined by one
-    Richardson extrapolation (error of order ``h^4``).  Meng and Rubin
+    Richardson extrapolation (error of order ``h^4``): this is
+    :func:`emtutor.accelerate.rate_matrix` with steps scaled to each
+    parameter, at a fixed point that this function checks first.  Meng and Rubin
     differentiate along the EM sequence instead; at the fixed point the two
     agree.
 
@@ -923,24 +868,15 @@ def sem_rate_matrix(model: EMModel, data, params, *, rel_step: float = 1e-4,
     fixed_point_tol = _check_fraction(fixed_point_tol, "fixed_point_tol")
     theta = model.to_vector(params)
     scale = model.scale(params)
-    moved = np.max(np.abs(_em_map(model, data, theta, params) - theta) / scale)
+    moved = np.max(np.abs(_em_map(model, data, params)(theta) - theta) / scale)
     if moved > fixed_point_tol:
         raise ValueError(
             f"params is not a fixed point of EM: one iteration moves a parameter by {moved:.2e} "
             f"of its scale (fixed_point_tol={fixed_point_tol:g}); run EM to convergence with a "
             "smaller tol (and, for mixtures, reg_covar=0) first"
         )
-    n_par = len(theta)
-    jacobian = np.empty((n_par, n_par))
-    for i in range(n_par):
-        step = np.zeros(n_par)
-        step[i] = rel_step * scale[i]
-
-        def central(s):
-            return (_em_map(model, data, theta + s, params) - _em_map(model, data, theta - s, params)) / (2 * s[i])
-
-        jacobian[:, i] = (4.0 * central(step / 2) - central(step)) / 3.0
-    return jacobian
+    return accelerate.rate_matrix(data, params, e_step=model.e_step, m_step=model.m_step,
+                                  parameter_map=model.parameter_map(params), step=rel_step * scale)
 
 
 def sem_information(model: EMModel, data, params, *, rel_step: float = 1e-4,

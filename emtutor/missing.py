@@ -65,6 +65,7 @@ __all__ = [
     "fit",
     "impute",
     "sample_imputations",
+    "check_params",
 ]
 
 _LOG_2PI = np.log(2.0 * np.pi)
@@ -447,7 +448,7 @@ def log_likelihood(X, params: MissingNormalParams) -> float:
         one observed value.
     """
     data = group_patterns(X)
-    params = _check_params(params, data.shape[1])
+    params = check_params(params, data.shape[1])
     return float(np.sum(e_step(data, params)[1]))
 
 
@@ -550,7 +551,7 @@ def fit(
             f"below {_MIN_VARIANCE:g}, where float64 loses digits (subnormal numbers) or underflows "
             "to 0: rescale X"
         )
-    params = _check_params(
+    params = check_params(
         MissingNormalParams(
             default.mean if mean is None else mean,
             default.covariance if covariance is None else covariance,
@@ -577,7 +578,7 @@ def impute(X, params: MissingNormalParams) -> np.ndarray:
         Observed values unchanged; a row with nothing observed is ``mean``.
     """
     data = _group_for_params(X)
-    params = _check_params(params, data.shape[1])
+    params = check_params(params, data.shape[1])
     return e_step(data, params)[0].X_hat
 
 
@@ -605,7 +606,7 @@ def sample_imputations(X, params: MissingNormalParams, n_imputations: int = 5, r
         Observed values unchanged in every imputation.
     """
     data = _group_for_params(X)
-    params = _check_params(params, data.shape[1])
+    params = check_params(params, data.shape[1])
     n_imputations = check_positive_int(n_imputations, "n_imputations")
     rng = as_rng(random_state)
     X_hat = e_step(data, params)[0].X_hat
@@ -663,7 +664,23 @@ def _group_for_params(X) -> PatternGroups:
     )
 
 
-def _check_params(params, n_features: int) -> MissingNormalParams:
+def check_params(params, n_features: int) -> MissingNormalParams:
+    """Validate the normal's parameters; return them as a :class:`MissingNormalParams` of float arrays.
+
+    Parameters
+    ----------
+    params : MissingNormalParams or tuple (mean, covariance)
+    n_features : int
+        ``mean`` must have shape ``(n_features,)`` and ``covariance`` be a
+        symmetric positive definite ``(n_features, n_features)`` matrix.
+
+    Raises
+    ------
+    ValueError
+        Naming ``mean`` or ``covariance``.
+    """
+    if not isinstance(params, tuple) or len(params) != 2:
+        raise TypeError(f"params must be MissingNormalParams(mean, covariance), got {type(params).__name__}")
     mean = check_shape(params[0], (n_features,), "mean")
     covariance = check_spd(params[1], n_features, "covariance")
     return MissingNormalParams(mean, covariance)

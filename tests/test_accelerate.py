@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from emtutor import accelerate, coins, datasets, em, gmm, hmm, lda, missing
+from emtutor import accelerate, coins, datasets, em, gmm, hmm, information, lda, missing
 from emtutor.accelerate import accelerated_em
 
 ACCELERATED = ("squarem", "aitken", "quasi-newton")
@@ -299,3 +299,47 @@ def test_bad_arguments():
         accelerate.parameter_map(start, "banana")
     with pytest.raises(ValueError, match="step"):
         accelerate.rate_matrix(X, start, e_step=e_step, m_step=m_step, step=0.0)
+
+
+# ----------------------------------------------------------------------------- one layout for the package
+
+
+def test_information_and_acceleration_share_one_layout_and_one_em_map():
+    """emtutor.information's parameter vectors, names and EM map are accelerate's."""
+    X = datasets.old_faithful()
+    params = gmm.fit(X, 3, reg_covar=0.0, tol=1e-6, random_state=0).params
+    pmap = accelerate.parameter_map(params)
+    model = information.GAUSSIAN_MIXTURE
+    theta = pmap.pack(params)
+    assert pmap.size == len(theta) == 2 + 3 * 2 + 3 * 3  # K - 1 free weights, means, lower triangles
+    np.testing.assert_array_equal(model.to_vector(params), theta)
+    assert model.names(params) == pmap.names()
+    assert pmap.names()[:3] == ("weights[0]", "weights[1]", "means[0, 0]")
+    assert pmap.names()[-3:] == ("covariances[2, 0, 0]", "covariances[2, 1, 0]", "covariances[2, 1, 1]")
+    back = pmap.unpack(theta)
+    assert back.weights[-1] == 1.0 - theta[0] - theta[1]
+    np.testing.assert_array_equal(back.covariances, params.covariances)
+    moved = theta + 1e-3 * np.cos(np.arange(len(theta)))
+    forward = accelerate.em_map(X, params, e_step=gmm.e_step, m_step=partial(gmm.m_step, reg_covar=0.0))
+    np.testing.assert_array_equal(information.em_map(model, X, moved, params), forward(moved))
+
+
+def test_fixed_fields_are_not_packed():
+    c = PROBLEMS["coins"][1]
+    pmap = accelerate.parameter_map(c, fixed=("weights",))
+    assert pmap.names() == information.COINS.names(c) == ("thetas[0]", "thetas[1]")
+    np.testing.assert_array_equal(pmap.unpack(np.array([0.2, 0.9])).weights, c.weights)
+    with pytest.raises(ValueError, match="fixed"):
+        accelerate.parameter_map(c, fixed=("banana",))
+
+
+def test_rate_matrix_takes_a_step_per_parameter():
+    X, start, e_step, m_step, _, _, _ = PROBLEMS["gmm-full"]
+    n = accelerate.parameter_map(start).size
+    steps = np.full(n, 1e-5)
+    np.testing.assert_array_equal(accelerate.rate_matrix(X, start, e_step=e_step, m_step=m_step, step=steps),
+                                  accelerate.rate_matrix(X, start, e_step=e_step, m_step=m_step, step=1e-5))
+    with pytest.raises(ValueError, match="step"):
+        accelerate.rate_matrix(X, start, e_step=e_step, m_step=m_step, step=steps[:-1])
+    with pytest.raises(ValueError, match="step"):
+        accelerate.rate_matrix(X, start, e_step=e_step, m_step=m_step, step=-steps)

@@ -50,8 +50,9 @@ def students():
     return {name: support.read(support.student_path(name)) for name in support.ASSIGNMENTS}
 
 
-def test_there_are_five_assignments():
-    assert support.ASSIGNMENTS == ["casino_hmm", "gmm_steps", "lda_estep", "missing_em", "two_coins"]
+def test_there_are_six_assignments():
+    assert support.ASSIGNMENTS == ["casino_hmm", "coin_standard_errors", "gmm_steps", "lda_estep", "missing_em",
+                                   "two_coins"]
 
 
 @pytest.mark.parametrize("name", support.ASSIGNMENTS)

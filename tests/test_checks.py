@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import assignment_support as support
-from emtutor import checks, coins, gmm, hmm, hmm_core, lda, missing
+from emtutor import checks, coins, gmm, hmm, hmm_core, information, lda, missing
 
 MISTAKES = [m for name in support.ASSIGNMENTS for m in support.mistakes(name)]
 
@@ -130,7 +130,35 @@ def _lda_e_step_via_emtutor(X, alpha, topics, n_sweeps):
     return gamma, phi / phi.sum(axis=2, keepdims=True)
 
 
+def _complete_information_via_emtutor(heads, tosses, resp, thetas):
+    weights = resp.mean(axis=0)
+    return information.complete_information(information.COINS, coins.CoinData(heads, tosses),
+                                            coins.CoinParams(weights, thetas))
+
+
+def _missing_information_hidden(heads, tosses, resp, thetas):
+    """Recovers the weights from resp, then calls emtutor.information found by name at run time."""
+    module = __import__("importlib").import_module("emtutor." + "infor" + "mation")
+    coin_module = __import__("importlib").import_module("emtutor." + "coins")
+    g = heads[:, None] / thetas - (tosses - heads)[:, None] / (1 - thetas)
+    log_lik = heads[:, None] * np.log(thetas) + (tosses - heads)[:, None] * np.log1p(-thetas)
+    # resp = softmax(log w + log_lik): any row gives the weights up to a constant
+    log_w = np.log(resp[0]) - log_lik[0]
+    weights = np.exp(log_w - np.log(np.sum(np.exp(log_w))))
+    del g
+    return getattr(module, "missing_" + "information")(module.COINS, coin_module.CoinData(heads, tosses),
+                                                        coin_module.CoinParams(weights, thetas))
+
+
+def _rate_matrix_via_accelerate(em_map, thetas, h):
+    from emtutor import accelerate  # noqa: F401 - referring to it is enough
+    return np.array([(em_map(thetas + e) - em_map(thetas - e)) / (2 * h) for e in np.eye(len(thetas)) * h]).T
+
+
 @pytest.mark.parametrize("check, fn, named", [
+    (checks.check_complete_information, _complete_information_via_emtutor, "emtutor.information"),
+    (checks.check_missing_information, _missing_information_hidden, "emtutor.information.missing_information"),
+    (checks.check_rate_matrix, _rate_matrix_via_accelerate, "emtutor.accelerate"),
     (checks.check_e_step, _gmm_e_step_via_emtutor, "emtutor.gmm"),
     (checks.check_e_step, _gmm_e_step_hidden, "emtutor.gmm.e_step"),
     (checks.check_e_step, _gmm_e_step_via_estimator, "emtutor"),
@@ -155,6 +183,59 @@ def test_the_run_time_guard_sees_what_inspection_cannot():
     assert np.allclose(_gmm_e_step_hidden(X, weights, means, covs), _gmm_e_step_via_emtutor(X, weights, means, covs))
     with pytest.raises(AssertionError, match=r"uses emtutor\.gmm\.e_step"):
         checks.check_e_step(_gmm_e_step_hidden)
+
+
+def test_the_run_time_guard_covers_emtutor_information():
+    """The standard-errors assignment's references live in emtutor.information: hidden calls to it are caught."""
+    assert checks._forbidden_references(_missing_information_hidden) == []
+    case, heads, tosses, weights, thetas = checks._se_coin_cases()[2]
+    resp = coins.e_step(coins.CoinData(heads, tosses), coins.CoinParams(weights, thetas))[0]
+    expected = information.missing_information(information.COINS, coins.CoinData(heads, tosses),
+                                               coins.CoinParams(weights, thetas))
+    assert np.allclose(_missing_information_hidden(heads, tosses, resp, thetas), expected)
+    with pytest.raises(AssertionError, match=r"uses emtutor\.information\.missing_information"):
+        checks.check_missing_information(_missing_information_hidden)
+
+
+def _numerical_hessian(f, x, h):
+    return checks._numerical_hessian(f, np.asarray(x, float), np.full(len(x), h))
+
+
+@pytest.mark.parametrize("case", checks._se_coin_cases(), ids=lambda c: c[0])
+def test_the_standard_error_references_agree_with_numerical_hessians(case):
+    """The checkers' references for the coins, against oracles that use neither:
+    I_com is minus the Hessian of Q(theta, theta_old) in theta at theta_old;
+    I_com - I_mis is minus the Hessian of the observed-data log-likelihood
+    (Louis' identity holds at every theta, not only at the estimate)."""
+    _, heads, tosses, weights, thetas = case
+    data = coins.CoinData(heads, tosses)
+    resp, complete, mis, _ = checks._se_reference(heads, tosses, weights, thetas)
+
+    def q(th):  # the expected complete-data log-likelihood, theta_old = thetas
+        return float(np.sum(resp * (np.log(weights) + heads[:, None] * np.log(th)
+                                    + (tosses - heads)[:, None] * np.log1p(-th))))
+
+    def ell(th):
+        return coins.log_likelihood(data, coins.CoinParams(weights, th))
+
+    q_info = -_numerical_hessian(q, thetas, 1e-3)
+    obs_info = -_numerical_hessian(ell, thetas, 1e-3)
+    assert np.max(np.abs(complete - q_info)) <= 1e-7 * np.max(np.abs(q_info))
+    assert np.max(np.abs(complete - mis - obs_info)) <= 1e-6 * np.max(np.abs(obs_info))
+
+
+def test_the_rate_matrix_reference_is_the_fraction_of_missing_information_at_the_estimate():
+    """DM by central differences of EM's map at the paper's estimate is inv(I_com) I_mis (Dempster et al.)."""
+    heads, tosses, weights = checks._PAPER_HEADS, np.full(5, 10.0), np.array([0.5, 0.5])
+    thetas = checks._se_paper_estimate()
+    em_map = checks._coin_em_map(heads, tosses, weights)
+    assert np.max(np.abs(em_map(thetas) - thetas)) < 1e-12  # a fixed point
+    _, complete, mis, _ = checks._se_reference(heads, tosses, weights, thetas)
+    dm = checks._differences(em_map, thetas, 1e-5)
+    assert np.allclose(dm, np.linalg.solve(complete, mis), rtol=0, atol=1e-7)
+    linear, theta, h = checks._se_linear_map()
+    matrix = np.column_stack([linear(e) - linear(np.zeros(3)) for e in np.eye(3)])  # A, column by column
+    assert np.allclose(checks._differences(linear, theta, h), matrix, rtol=0, atol=1e-10)
 
 
 def test_the_guard_restores_emtutor_and_ignores_emtutor_calling_itself():

@@ -1,0 +1,14 @@
+"""Makes a new generator with the same seed for every resample.
+
+cell: a6-bootstrap
+hint: every replicate is the same
+"""
+
+
+def bootstrap_standard_errors(heads, tosses, fit, n_boot, random_state):
+    N = len(heads)
+    replicates = []
+    for _ in range(n_boot):
+        rows = np.random.default_rng(random_state).integers(0, N, size=N)
+        replicates.append(fit(heads[rows], tosses[rows]))
+    return np.std(replicates, axis=0, ddof=1)
