@@ -3,7 +3,7 @@
 The layout shows the architecture:
 
 * :mod:`emtutor.em`: the one generic EM driver, :func:`~emtutor.em.run_em`;
-* one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.bernoulli`, :mod:`emtutor.factor`, :mod:`emtutor.coins`,
+* one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.bernoulli`, :mod:`emtutor.factor`, :mod:`emtutor.vbgmm`, :mod:`emtutor.coins`,
   :mod:`emtutor.hmm` with its inference core :mod:`emtutor.hmm_core`,
   :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
   and ``m_step`` functions named after the book's equations and a ``fit``
@@ -19,9 +19,9 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
+from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gmm, hmm, hmm_core, information, lda, missing, plotting, vbgmm, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
-from .estimators import (BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM, GaussianMixture,
+from .estimators import (BayesianGaussianMixture, BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM, GaussianMixture,
                          LatentDirichletAllocation, MissingNormal, ProbabilisticPCA)
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     # estimators
     "GaussianMixture",
     "BernoulliMixture",
+    "BayesianGaussianMixture",
     "FactorAnalysis",
     "ProbabilisticPCA",
     "CategoricalHMM",
@@ -59,5 +60,6 @@ __all__ = [
     "lda",
     "missing",
     "plotting",
+    "vbgmm",
     "widgets",
 ]

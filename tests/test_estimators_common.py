@@ -30,6 +30,7 @@ X_BINARY = (np.random.default_rng(0).random((20, 5)) < 0.4).astype(float)
 ESTIMATORS = [
     (emtutor.GaussianMixture(2), "predict", X_REAL),
     (emtutor.BernoulliMixture(2), "predict", X_BINARY),
+    (emtutor.BayesianGaussianMixture(2), "predict", X_REAL),
     (emtutor.FactorAnalysis(1), "transform", X_REAL),
     (emtutor.ProbabilisticPCA(1), "transform", X_REAL),
     (emtutor.CategoricalHMM(2), "predict", X_SYMBOLS),
