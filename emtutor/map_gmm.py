@@ -89,7 +89,7 @@ class GMMPrior(NamedTuple):
 
     @property
     def is_flat(self) -> bool:
-        """True if every part is flat: MAP-EM is then plain maximum-likelihood EM."""
+        """Whether every part is flat (MAP-EM is then plain maximum-likelihood EM)."""
         return (self.weight_concentration_prior is None and self.mean_precision_prior == 0
                 and self.covariance_prior is None)
 
