@@ -329,7 +329,41 @@ def m_step(X, resp, params: gmm.GMMParams | None = None, *, prior: GMMPrior, reg
     else:
         denominator = np.maximum(denominator, tiny)
         covariances = numerator / (denominator[:, None] if kind == "diag" else denominator) + reg_covar
+    _check_resolved(X, covariances, kind)
     return gmm.GMMParams(weights, means, covariances)
+
+
+def _check_resolved(X, covariances, kind) -> None:
+    """Raise if a covariance is at the rounding level of ``X``.
+
+    A value ``x`` is known to about ``eps |x|``, so coordinate ``j`` carries
+    rounding noise of variance about ``level_j = (100 eps max_n |x_nj|)^2``.
+    A covariance that does not exceed that noise in every direction
+    (``Sigma - diag(level)`` not positive definite) gives log densities that
+    are rounding noise, and EM's steps on them are meaningless (the
+    log-posterior may then "decrease").  A proper covariance prior keeps every
+    covariance above ``Psi / (N_k + nu_bar)`` (:eq:`map-m-covariances`), so
+    this happens only when ``covariance_prior`` is tiny for the scale of ``X``
+    (the default one for a column that is constant up to rounding).
+    """
+    scale = np.max(np.abs(X), axis=0)
+    level = np.maximum((100 * np.finfo(float).eps * scale) ** 2, np.finfo(float).tiny)
+    if kind in ("full", "tied"):
+        whitened = np.atleast_3d(covariances.T).T if kind == "tied" else covariances
+        whitened = whitened / np.sqrt(level[:, None] * level[None, :])
+        smallest = np.linalg.eigvalsh(whitened)[:, 0]
+    else:
+        variances = covariances[:, None] if kind == "spherical" else covariances
+        smallest = np.min(variances / level, axis=1)
+    for k in np.flatnonzero(~(smallest > 1.0)):
+        unit = "tied covariance" if kind == "tied" else f"covariance of component {k}"
+        raise ValueError(
+            f"the MAP {unit} is at the rounding level of X (a variance of about "
+            f"{smallest[k] * level.max():.3g}, while values of X up to {scale.max():.3g} are known to "
+            f"about {np.finfo(float).eps * scale.max():.3g}); covariance_prior is too small for the "
+            "scale of X (the default one is, for a column constant up to rounding): standardise X, "
+            "drop such columns, or pass a larger covariance_prior"
+        )
 
 
 def _check_type(prior, covariance_type):

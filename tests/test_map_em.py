@@ -390,3 +390,17 @@ def test_estimator_without_a_prior_is_unchanged():
     model = GaussianMixture(2, random_state=0).fit(X)
     np.testing.assert_array_equal(model.objectives_, gmm.fit(X, 2, random_state=0).objectives)
     assert model.prior_.is_flat
+
+
+@pytest.mark.parametrize("kind", ["full", "diag", "tied"])
+def test_a_column_constant_up_to_rounding_is_refused_not_fitted_to_noise(kind):
+    """Values that differ only in their last bit: the default covariance_prior is rounding noise,
+    and EM on it would be too (the log-posterior 'decreased' by hundreds in a fuzz run).  (A
+    spherical variance is shared with the other column, so it is well above that noise.)"""
+    rng = np.random.default_rng(15)
+    a = -10000.3
+    X = np.c_[rng.normal(size=60), np.where(rng.random(60) < 0.5, a, np.nextafter(a, 0.0))]
+    assert 0 < np.var(X[:, 1]) < 1e-20
+    with pytest.raises(ValueError, match="rounding level of X"):
+        map_gmm.fit(X, 3, covariance_type=kind, degrees_of_freedom_prior=3.0, mean_precision_prior=1.0,
+                    weight_concentration_prior=5.0, max_iter=50)
