@@ -404,3 +404,19 @@ def test_a_column_constant_up_to_rounding_is_refused_not_fitted_to_noise(kind):
     with pytest.raises(ValueError, match="rounding level of X"):
         map_gmm.fit(X, 3, covariance_type=kind, degrees_of_freedom_prior=3.0, mean_precision_prior=1.0,
                     weight_concentration_prior=5.0, max_iter=50)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_uniform_dirichlet_alone_runs_ml_em_through_the_map_formulas(kind):
+    """alpha = 1 is a proper prior (the uniform Dirichlet), so the MAP path runs, with a constant
+    log-prior log Gamma(K): the iterates are ML EM's, the objective shifted by that constant."""
+    rng = np.random.default_rng(16)
+    X = two_clusters(rng)
+    plain = gmm.fit(X, 3, covariance_type=kind, reg_covar=1e-3, random_state=0, record=True)
+    uniform = map_gmm.fit(X, 3, covariance_type=kind, reg_covar=1e-3, random_state=0, record=True,
+                          weight_concentration_prior=1.0)
+    assert uniform.objective_name == "log-posterior"
+    assert uniform.n_iter == plain.n_iter
+    np.testing.assert_allclose(uniform.objectives - np.log(2.0), plain.objectives, rtol=1e-10)  # Gamma(3) = 2
+    for a, b in zip(uniform.params, plain.params):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
