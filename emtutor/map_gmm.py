@@ -128,9 +128,9 @@ def make_prior(
         ``"full"`` and ``"tied"``, (n_features,) for ``"diag"``, a number
         for ``"spherical"``.  If it and ``degrees_of_freedom_prior`` are
         both None the covariances have no prior; if only it is None it
-        defaults to Fraley and Raftery's choice (2007): the covariance of
-        ``X`` (its diagonal, or its average variance, for the diagonal and
-        spherical types) divided by ``n_components ** (2 / n_features)``.
+        defaults to Fraley and Raftery's choice (2007), the covariance of
+        ``X`` divided by ``n_components ** (2 / n_features)`` (for the
+        diagonal and spherical types, its diagonal or its average variance).
     degrees_of_freedom_prior : float, optional
         ``nu``: greater than ``n_features - 1`` for ``"full"`` and
         ``"tied"`` (a proper inverse-Wishart), greater than 0 for
@@ -203,7 +203,12 @@ def _check_scale(psi, d, covariance_type):
 
 
 def _default_scale(X, k, covariance_type):
-    d = X.shape[1]
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(
+            f"the default covariance_prior is the covariance of X, which needs 2 samples or more "
+            f"(n_samples = {n}); pass covariance_prior"
+        )
     cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True)) / k ** (2.0 / d)
     scale = {"full": cov, "tied": cov, "diag": np.diag(cov).copy(), "spherical": np.array(np.trace(cov) / d)}
     try:

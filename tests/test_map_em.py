@@ -420,3 +420,15 @@ def test_uniform_dirichlet_alone_runs_ml_em_through_the_map_formulas(kind):
     np.testing.assert_allclose(uniform.objectives - np.log(2.0), plain.objectives, rtol=1e-10)  # Gamma(3) = 2
     for a, b in zip(uniform.params, plain.params):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Estimator .* does not inherit from `sklearn.base.BaseEstimator`")
+@pytest.mark.filterwarnings("ignore::emtutor.ConvergenceWarning")
+def test_the_map_estimator_passes_scikit_learns_checks():
+    estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
+    model = GaussianMixture(2, weight_concentration_prior=2.0, mean_precision_prior=0.01,
+                            degrees_of_freedom_prior=50.0, reg_covar=0.0, random_state=0)
+    results = estimator_checks.check_estimator(model, on_fail=None, on_skip=None)
+    failed = [(r["check_name"], str(r["exception"])[:300]) for r in results if r["status"] == "failed"]
+    assert not failed
+    assert sum(r["status"] == "passed" for r in results) >= 40
