@@ -39,7 +39,7 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, factor, gmm, hmm, lda, missing
+from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing
 from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
@@ -255,6 +255,16 @@ class GaussianMixture(_Mixture):
     precisions_init, covariances_init : array, optional
         Explicit initial precisions (scikit-learn's) or covariances, of the
         shape ``covariance_type`` asks for; give at most one of them.
+    weight_concentration_prior, mean_precision_prior, mean_prior, covariance_prior, degrees_of_freedom_prior : optional
+        A conjugate prior (see :func:`emtutor.map_gmm.make_prior`):
+        ``Dir(alpha)`` on the weights, ``N(m_0, Sigma_k / kappa)`` on the
+        means, ``IW(Psi, nu)`` on the covariances, with scikit-learn's
+        ``BayesianGaussianMixture`` names.  If any is given, ``fit`` runs
+        MAP-EM (:func:`emtutor.map_gmm.fit`) and the objective is the
+        log-posterior :eq:`map-log-posterior`; all None (the default) is
+        maximum-likelihood EM.  ``reg_covar`` keeps its meaning (added to
+        the covariances after every M-step); with a covariance prior set it
+        to 0 to get the exact posterior mode.
 
     Attributes
     ----------
@@ -266,16 +276,19 @@ class GaussianMixture(_Mixture):
     converged_ : bool
     n_iter_ : int
     objectives_ : ndarray of shape (n_iter_,)
-        The total log-likelihood after every iteration of the kept restart.
+        The total log-likelihood (with a prior: log-posterior) after every
+        iteration of the kept restart.
     objective_ : float
-        The final total log-likelihood.
+        The final total log-likelihood (with a prior: log-posterior).
     lower_bound_ : float
         ``objective_ / n_samples``: the per-sample log-likelihood of the
         *final* parameters (scikit-learn's is that of the parameters before
         its last M-step).
     restarts_ : emtutor.gmm.RestartSummary
-        The final log-likelihood of every restart and how often each
+        The final objective of every restart and how often each
         distinct optimum was reached.
+    prior_ : emtutor.map_gmm.GMMPrior
+        The prior with its defaults filled in (``prior_.is_flat`` without one).
     history_ : emtutor.em.EMHistory or None
     n_features_in_ : int
 
@@ -303,6 +316,11 @@ class GaussianMixture(_Mixture):
         means_init=None,
         precisions_init=None,
         covariances_init=None,
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        covariance_prior=None,
+        degrees_of_freedom_prior=None,
     ):
         _keep_arguments(self, locals())
 
@@ -319,10 +337,16 @@ class GaussianMixture(_Mixture):
         self
         """
         X = _dense_data(X, self)
-        result = gmm._fit(
+        prior = map_gmm.make_prior(
+            X, self.n_components, covariance_type=self.covariance_type,
+            weight_concentration_prior=self.weight_concentration_prior,
+            mean_precision_prior=self.mean_precision_prior, mean_prior=self.mean_prior,
+            covariance_prior=self.covariance_prior, degrees_of_freedom_prior=self.degrees_of_freedom_prior,
+        )
+        result = map_gmm._fit(
             X,
             self.n_components,
-            covariance_type=self.covariance_type,
+            prior=prior,
             init=self.init,
             n_init=self.n_init,
             weights=self.weights_init,
@@ -337,6 +361,7 @@ class GaussianMixture(_Mixture):
         self._store_run(result, X.shape[1])
         self.lower_bound_ = result.objective / len(X)
         self.restarts_ = result.restarts
+        self.prior_ = prior
         return self
 
     def _initial_covariances(self):
