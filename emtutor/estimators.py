@@ -612,7 +612,7 @@ class _FactorModel(_Estimator):
         return float(np.mean(self.score_samples(X)))
 
     def get_covariance(self) -> np.ndarray:
-        """The model's covariance ``Sigma = W W^T + Psi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
+        """The model's covariance ``Sigma = W W^T + Phi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
         self._check_fitted()
         return self.components_.T @ self.components_ + np.diag(self.noise_variance_)
 
@@ -662,7 +662,7 @@ class FactorAnalysis(_FactorModel):
 
 
 class ProbabilisticPCA(_FactorModel):
-    """Probabilistic PCA fitted by EM: the model :eq:`fa-model` with ``Psi = sigma^2 I``; see :func:`emtutor.factor.fit`.
+    """Probabilistic PCA fitted by EM: the model :eq:`fa-model` with ``Phi = sigma^2 I``; see :func:`emtutor.factor.fit`.
 
     Its maximum-likelihood solution is known in closed form
     (:func:`emtutor.factor.ppca_closed_form`); EM reaches it without an
