@@ -430,13 +430,14 @@ def naive_elbo_per_doc(X, params, gamma):
 def test_default_fit_climbs_past_the_true_topics_elbo(seed):
     # Bars corpora as in issue 16 (1000 documents of 100 words, theta ~
     # Dirichlet(1)), the first three seeds.  With its defaults the fit must
-    # reach at least the ELBO of EM started from the true topics; the E-step
-    # that warm-started from the previous gamma stopped 0.01-0.02 nats per
-    # token below it (worst topic cosine 0.4-0.6).
+    # reach at least the ELBO of EM started near the true topics (blurred, so
+    # that no word has probability 0 and EM can move them); the E-step that
+    # warm-started from the previous gamma stopped 0.03 nats per token below
+    # it (worst topic cosine 0.4-0.6).
     X, topics, _ = datasets.bars(1000, n_tokens=100, alpha=1.0, random_state=seed)
     n_tokens = X.sum()
     result = lda.fit(X, 10, random_state=0)
-    from_truth = lda.fit(X, 10, topic_word=topics)
+    from_truth = lda.fit(X, 10, topic_word=0.9 * topics + 0.1 / 25)
     assert result.objective / n_tokens >= from_truth.objective / n_tokens, (result.objective, from_truth.objective)
 
 
