@@ -1016,8 +1016,11 @@ class LatentDirichletAllocation(_Estimator):
         The E-step's per-document tolerance on the mean change of ``gamma``.
     max_doc_update_iter : int, default 100
         The E-step's cap on ``gamma`` updates per document.
-    restart : bool, default False
+    warm_start : bool, default False
         See :func:`emtutor.lda.e_step`.
+    n_init : int, default 1
+        Number of restarts from random topics; the one with the highest
+        final ELBO is kept (see :func:`emtutor.lda.fit`).
     random_state : int, numpy Generator or None
     record : bool, default False
 
@@ -1054,7 +1057,8 @@ class LatentDirichletAllocation(_Estimator):
         max_iter: int = 100,
         mean_change_tol: float = 1e-3,
         max_doc_update_iter: int = 100,
-        restart: bool = False,
+        warm_start: bool = False,
+        n_init: int = 1,
         random_state=None,
         record: bool = False,
     ):
@@ -1074,7 +1078,8 @@ class LatentDirichletAllocation(_Estimator):
             max_iter=self.max_iter,
             e_step_tol=self.mean_change_tol,
             max_e_step_iter=self.max_doc_update_iter,
-            restart=self.restart,
+            warm_start=self.warm_start,
+            n_init=self.n_init,
             random_state=self.random_state,
             record=self.record,
         )
