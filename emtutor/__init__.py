@@ -8,6 +8,8 @@ The layout shows the architecture:
   :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
   and ``m_step`` functions named after the book's equations and a ``fit``
   that runs them with the driver;
+* :mod:`emtutor.map_gmm`: MAP-EM for Gaussian mixtures with conjugate
+  priors (Dirichlet, normal-inverse-Wishart), monotone in the log-posterior;
 * :mod:`emtutor.accelerate`: EM's rate of convergence and an accelerated
   driver (SQUAREM, Aitken, quasi-Newton) for every model, monotone like EM;
 * :mod:`emtutor.estimators`: a scikit-learn-compatible estimator for each
@@ -19,10 +21,10 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gmm, hmm, hmm_core, information, lda, missing, plotting, vbgmm, widgets
+from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gmm, hmm, hmm_core, information, lda, map_gmm, missing, plotting, vbgmm, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
-from .estimators import (BayesianGaussianMixture, BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM, GaussianMixture,
-                         LatentDirichletAllocation, MissingNormal, ProbabilisticPCA)
+from .estimators import (BayesianGaussianMixture, BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM,
+                         GaussianMixture, LatentDirichletAllocation, MissingNormal, ProbabilisticPCA)
 
 __version__ = "0.1.0"
 
@@ -58,6 +60,7 @@ __all__ = [
     "hmm_core",
     "information",
     "lda",
+    "map_gmm",
     "missing",
     "plotting",
     "vbgmm",

@@ -39,7 +39,7 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, factor, gmm, hmm, lda, missing, vbgmm
+from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, vbgmm
 from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
@@ -256,6 +256,16 @@ class GaussianMixture(_Mixture):
     precisions_init, covariances_init : array, optional
         Explicit initial precisions (scikit-learn's) or covariances, of the
         shape ``covariance_type`` asks for; give at most one of them.
+    weight_concentration_prior, mean_precision_prior, mean_prior, covariance_prior, degrees_of_freedom_prior : optional
+        A conjugate prior (see :func:`emtutor.map_gmm.make_prior`):
+        ``Dir(alpha)`` on the weights, ``N(m_0, Sigma_k / kappa)`` on the
+        means, ``IW(Psi, nu)`` on the covariances, with scikit-learn's
+        ``BayesianGaussianMixture`` names.  If any is given, ``fit`` runs
+        MAP-EM (:func:`emtutor.map_gmm.fit`) and the objective is the
+        log-posterior :eq:`map-log-posterior`; all None (the default) is
+        maximum-likelihood EM.  ``reg_covar`` keeps its meaning (added to
+        the covariances after every M-step); with a covariance prior set it
+        to 0 to get the exact posterior mode.
 
     Attributes
     ----------
@@ -267,16 +277,19 @@ class GaussianMixture(_Mixture):
     converged_ : bool
     n_iter_ : int
     objectives_ : ndarray of shape (n_iter_,)
-        The total log-likelihood after every iteration of the kept restart.
+        The total log-likelihood (with a prior: log-posterior) after every
+        iteration of the kept restart.
     objective_ : float
-        The final total log-likelihood.
+        The final total log-likelihood (with a prior: log-posterior).
     lower_bound_ : float
         ``objective_ / n_samples``: the per-sample log-likelihood of the
         *final* parameters (scikit-learn's is that of the parameters before
         its last M-step).
     restarts_ : emtutor.gmm.RestartSummary
-        The final log-likelihood of every restart and how often each
+        The final objective of every restart and how often each
         distinct optimum was reached.
+    prior_ : emtutor.map_gmm.GMMPrior
+        The prior with its defaults filled in (``prior_.is_flat`` without one).
     history_ : emtutor.em.EMHistory or None
     n_features_in_ : int
 
@@ -304,6 +317,11 @@ class GaussianMixture(_Mixture):
         means_init=None,
         precisions_init=None,
         covariances_init=None,
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        covariance_prior=None,
+        degrees_of_freedom_prior=None,
     ):
         _keep_arguments(self, locals())
 
@@ -320,10 +338,16 @@ class GaussianMixture(_Mixture):
         self
         """
         X = _dense_data(X, self)
-        result = gmm._fit(
+        prior = map_gmm.make_prior(
+            X, self.n_components, covariance_type=self.covariance_type,
+            weight_concentration_prior=self.weight_concentration_prior,
+            mean_precision_prior=self.mean_precision_prior, mean_prior=self.mean_prior,
+            covariance_prior=self.covariance_prior, degrees_of_freedom_prior=self.degrees_of_freedom_prior,
+        )
+        result = map_gmm._fit(
             X,
             self.n_components,
-            covariance_type=self.covariance_type,
+            prior=prior,
             init=self.init,
             n_init=self.n_init,
             weights=self.weights_init,
@@ -338,6 +362,7 @@ class GaussianMixture(_Mixture):
         self._store_run(result, X.shape[1])
         self.lower_bound_ = result.objective / len(X)
         self.restarts_ = result.restarts
+        self.prior_ = prior
         return self
 
     def _initial_covariances(self):
@@ -668,7 +693,7 @@ class _FactorModel(_Estimator):
         return float(np.mean(self.score_samples(X)))
 
     def get_covariance(self) -> np.ndarray:
-        """The model's covariance ``Sigma = W W^T + Psi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
+        """The model's covariance ``Sigma = W W^T + Phi`` :eq:`fa-marginal`: shape (n_features, n_features)."""
         self._check_fitted()
         return self.components_.T @ self.components_ + np.diag(self.noise_variance_)
 
@@ -718,7 +743,7 @@ class FactorAnalysis(_FactorModel):
 
 
 class ProbabilisticPCA(_FactorModel):
-    """Probabilistic PCA fitted by EM: the model :eq:`fa-model` with ``Psi = sigma^2 I``; see :func:`emtutor.factor.fit`.
+    """Probabilistic PCA fitted by EM: the model :eq:`fa-model` with ``Phi = sigma^2 I``; see :func:`emtutor.factor.fit`.
 
     Its maximum-likelihood solution is known in closed form
     (:func:`emtutor.factor.ppca_closed_form`); EM reaches it without an
@@ -1072,8 +1097,11 @@ class LatentDirichletAllocation(_Estimator):
         The E-step's per-document tolerance on the mean change of ``gamma``.
     max_doc_update_iter : int, default 100
         The E-step's cap on ``gamma`` updates per document.
-    restart : bool, default False
+    warm_start : bool, default False
         See :func:`emtutor.lda.e_step`.
+    n_init : int, default 1
+        Number of restarts from random topics; the one with the highest
+        final ELBO is kept (see :func:`emtutor.lda.fit`).
     random_state : int, numpy Generator or None
     record : bool, default False
 
@@ -1110,7 +1138,8 @@ class LatentDirichletAllocation(_Estimator):
         max_iter: int = 100,
         mean_change_tol: float = 1e-3,
         max_doc_update_iter: int = 100,
-        restart: bool = False,
+        warm_start: bool = False,
+        n_init: int = 1,
         random_state=None,
         record: bool = False,
     ):
@@ -1130,7 +1159,8 @@ class LatentDirichletAllocation(_Estimator):
             max_iter=self.max_iter,
             e_step_tol=self.mean_change_tol,
             max_e_step_iter=self.max_doc_update_iter,
-            restart=self.restart,
+            warm_start=self.warm_start,
+            n_init=self.n_init,
             random_state=self.random_state,
             record=self.record,
         )

@@ -2,11 +2,11 @@ r"""Probabilistic PCA and factor analysis fitted by EM.
 
 Both models explain ``D`` observed variables by ``F < D`` hidden factors:
 
-``x = W z + mu + e``, ``z ~ N(0, I_F)``, ``e ~ N(0, Psi)`` (:eq:`fa-model`),
+``x = W z + mu + e``, ``z ~ N(0, I_F)``, ``e ~ N(0, Phi)`` (:eq:`fa-model`),
 
-so that ``x ~ N(mu, Sigma)`` with ``Sigma = W W^T + Psi`` (:eq:`fa-marginal`).  Factor analysis
-lets every variable have its own noise variance (``Psi`` diagonal);
-probabilistic PCA (PPCA) has one for all (``Psi = sigma^2 I``), and its
+so that ``x ~ N(mu, Sigma)`` with ``Sigma = W W^T + Phi`` (:eq:`fa-marginal`).  Factor analysis
+lets every variable have its own noise variance (``Phi`` diagonal);
+probabilistic PCA (PPCA) has one for all (``Phi = sigma^2 I``), and its
 maximum-likelihood solution is the principal subspace in closed form
 (:func:`ppca_closed_form`, :eq:`ppca-closed-form`).  The hidden factors
 ``z_n`` are the missing data of EM: the E-step (:func:`e_step`) is their
@@ -14,7 +14,7 @@ Gaussian posterior :eq:`fa-posterior`, summarised in the two expected
 sufficient statistics the M-step needs; the M-step (:func:`m_step`) is
 :eq:`fa-m-loadings` for ``W`` and :eq:`fa-m-noise` (factor analysis) or
 :eq:`ppca-m-noise` (PPCA) for the noise.  The mean is the sample mean, the
-maximum-likelihood estimate whatever ``W`` and ``Psi``, so it is set once.
+maximum-likelihood estimate whatever ``W`` and ``Phi``, so it is set once.
 :func:`fit` runs EM with the generic driver :func:`emtutor.em.run_em`;
 the objective is the log-likelihood :eq:`fa-log-likelihood`.
 
@@ -88,7 +88,7 @@ class FactorParams(NamedTuple):
         The loadings ``W^T``: row ``j`` is how factor ``j`` moves the
         variables (scikit-learn's ``components_``).
     noise_variance : ndarray of shape (n_features,)
-        The diagonal of ``Psi`` (all equal for PPCA).
+        The diagonal of ``Phi`` (all equal for PPCA).
     """
 
     mean: np.ndarray
@@ -126,9 +126,9 @@ def _summarise(X) -> FactorData:
 
 
 def _posterior_parts(params: FactorParams):
-    """The Cholesky factor of ``G^-1 = I + W^T Psi^-1 W`` and ``B = G W^T Psi^-1``, :eq:`fa-posterior`."""
+    """The Cholesky factor of ``G^-1 = I + W^T Phi^-1 W`` and ``B = G W^T Phi^-1``, :eq:`fa-posterior`."""
     loadings_t = params.components  # W^T, (q, D)
-    scaled = loadings_t / params.noise_variance  # W^T Psi^-1
+    scaled = loadings_t / params.noise_variance  # W^T Phi^-1
     m = np.eye(len(loadings_t)) + scaled @ loadings_t.T
     m_chol = linalg.cho_factor(m, lower=True)
     return m_chol, linalg.cho_solve(m_chol, scaled)
@@ -137,7 +137,7 @@ def _posterior_parts(params: FactorParams):
 def e_step(data: FactorData, params: FactorParams, previous=None) -> tuple[FactorStats, float]:
     """E-step: the posterior of the factors, :eq:`fa-posterior`, as expected statistics.
 
-    With ``G = (I + W^T Psi^-1 W)^-1`` and ``B = G W^T Psi^-1``,
+    With ``G = (I + W^T Phi^-1 W)^-1`` and ``B = G W^T Phi^-1``,
     ``E[z_n] = B (x_n - mu)`` and ``cov[z_n] = G`` (the same for every
     point), so the averages the M-step needs are ``zx = B S`` and
     ``zz = G + B S B^T`` with ``S`` the covariance of the data about
@@ -167,9 +167,9 @@ def m_step(data: FactorData, stats: FactorStats, params: FactorParams, *, noise:
     """M-step: loadings :eq:`fa-m-loadings`, then the noise :eq:`fa-m-noise` or :eq:`ppca-m-noise`.
 
     ``W = zx^T zz^-1``; factor analysis then sets
-    ``Psi = diag(S - W zx)``, PPCA ``sigma^2 = tr(S - W zx) / D``.  The
+    ``Phi = diag(S - W zx)``, PPCA ``sigma^2 = tr(S - W zx) / D``.  The
     mean stays the sample mean.  This is the exact joint maximiser of the
-    expected complete-data log-likelihood over ``W`` and ``Psi``.
+    expected complete-data log-likelihood over ``W`` and ``Phi``.
 
     Parameters
     ----------
@@ -227,12 +227,12 @@ def _scatter_about(data: FactorData, mean) -> np.ndarray:
 def _log_likelihood(data: FactorData, params: FactorParams, m_chol, s) -> float:
     """:eq:`fa-log-likelihood` through the matrix determinant lemma and Woodbury's identity.
 
-    ``log det Sigma = -log det G + sum log Psi`` and
-    ``tr(Sigma^-1 S) = tr(Psi^-1 S) - tr(G (W^T Psi^-1) S (Psi^-1 W))``:
+    ``log det Sigma = -log det G + sum log Phi`` and
+    ``tr(Sigma^-1 S) = tr(Phi^-1 S) - tr(G (W^T Phi^-1) S (Phi^-1 W))``:
     no ``D x D`` factorisation.
     """
     n, d = data.n_samples, len(data.mean)
-    scaled = params.components / params.noise_variance  # W^T Psi^-1, (q, D)
+    scaled = params.components / params.noise_variance  # W^T Phi^-1, (q, D)
     log_det = 2 * np.sum(np.log(np.diag(m_chol[0]))) + np.sum(np.log(params.noise_variance))
     trace = np.sum(np.diag(s) / params.noise_variance) - np.sum(linalg.cho_solve(m_chol, scaled @ s) * scaled)
     return float(-0.5 * n * (d * np.log(2 * np.pi) + log_det + trace))
@@ -254,7 +254,7 @@ def log_likelihood(X, params: FactorParams) -> float:
 
 
 def log_density(X, params: FactorParams) -> np.ndarray:
-    """``log N(x_n | mu, Sigma)`` with ``Sigma = W W^T + Psi`` for every row, :eq:`fa-marginal`.
+    """``log N(x_n | mu, Sigma)`` with ``Sigma = W W^T + Phi`` for every row, :eq:`fa-marginal`.
 
     Parameters
     ----------
@@ -269,7 +269,7 @@ def log_density(X, params: FactorParams) -> np.ndarray:
     params = check_params(params, len(np.atleast_2d(params.components)), X.shape[1])
     m_chol, _ = _posterior_parts(params)
     centred = X - params.mean
-    # (x - mu)^T Sigma^-1 (x - mu) = sum (x - mu)^2 / Psi - (W^T Psi^-1 (x - mu))^T G (W^T Psi^-1 (x - mu))
+    # (x - mu)^T Sigma^-1 (x - mu) = sum (x - mu)^2 / Phi - (W^T Phi^-1 (x - mu))^T G (W^T Phi^-1 (x - mu))
     projected = centred @ (params.components / params.noise_variance).T
     quadratic = np.sum(centred**2 / params.noise_variance, axis=1) \
         - np.sum(projected * linalg.cho_solve(m_chol, projected.T).T, axis=1)
@@ -278,7 +278,7 @@ def log_density(X, params: FactorParams) -> np.ndarray:
 
 
 def posterior_means(X, params: FactorParams) -> np.ndarray:
-    """``E[z_n | x_n] = G W^T Psi^-1 (x_n - mu)`` of every row, :eq:`fa-posterior`.
+    """``E[z_n | x_n] = G W^T Phi^-1 (x_n - mu)`` of every row, :eq:`fa-posterior`.
 
     Returns
     -------
@@ -294,8 +294,8 @@ def ppca_closed_form(X, n_factors: int) -> FactorParams:
     """The maximum-likelihood PPCA solution, :eq:`ppca-closed-form` (Tipping & Bishop 1999).
 
     ``sigma^2`` is the mean of the ``D - F`` smallest eigenvalues of the
-    sample covariance and ``W = U_F (diag(kappa_1..kappa_F) - sigma^2 I)^(1/2)``,
-    with the ``F`` largest eigenvalues ``kappa_j`` and their eigenvectors ``U_F``;
+    sample covariance and ``W = U_F (diag(eig_1(S)..eig_F(S)) - sigma^2 I)^(1/2)``,
+    with the ``F`` largest eigenvalues ``eig_j(S)`` and their eigenvectors ``U_F``;
     any rotation ``W R`` is as good (the likelihood depends on ``W W^T``).
 
     Parameters

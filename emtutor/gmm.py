@@ -1204,8 +1204,13 @@ def fit(
 
 
 def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, covariances, reg_covar, tol,
-         max_iter, random_state, record) -> GMMResult:
-    """:func:`fit` for an ``X`` already validated by :func:`emtutor._validation.as_data_matrix`."""
+         max_iter, random_state, record, steps=None) -> GMMResult:
+    """:func:`fit` for an ``X`` already validated by :func:`emtutor._validation.as_data_matrix`.
+
+    ``steps``, if given, is ``(e_step, m_step, m_step_slack, objective_name)``
+    for the driver in place of this module's (MAP-EM's, from
+    :mod:`emtutor.map_gmm`); the restarts are then compared by that objective.
+    """
     n_samples, n_features = X.shape
     k = check_positive_int(n_components, "n_components", 1, n_samples)
     _covariance_type(covariance_type)
@@ -1218,13 +1223,17 @@ def _fit(X, n_components, *, covariance_type, init, n_init, weights, means, cova
     m_step_fn = partial(m_step, reg_covar=reg_covar, covariance_type=covariance_type)
     slack_fn = (partial(regularisation_slack, reg_covar=reg_covar, covariance_type=covariance_type)
                 if reg_covar > 0 else None)
+    objective_name = "log-likelihood"
+    if steps is not None:
+        e_step_fn, m_step_fn, slack_fn, objective_name = steps
     rng = as_rng(random_state)
     runs = []
     for _ in range(n_init):
         params = _initial_params(X, k, covariance_type, init, reg_covar, rng, weights, means, covariances)
         params = check_params(params, k, n_features, covariance_type)
         runs.append(run_em(X, params, e_step=e_step_fn, m_step=m_step_fn, m_step_slack=slack_fn,
-                           n_observations=n_samples, tol=tol, max_iter=max_iter, record=record))
+                           n_observations=n_samples, tol=tol, max_iter=max_iter, record=record,
+                           objective_name=objective_name))
 
     best, summary = best_restart(runs, tol, n_samples)
     return GMMResult(

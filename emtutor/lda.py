@@ -20,11 +20,17 @@ E-step and raises on a decrease.  The E-step is iterative and stops at a
 tolerance, so it is *not* exact; monotonicity still holds because every
 piece is an ascent step on one function, the ELBO ``L(q, params)``:
 
-* the E-step starts from the previous E-step's ``q`` (its
-  :class:`LDAExpectations`, which the driver :func:`emtutor.em.run_em` hands
-  every E-step as ``previous``), and each of its updates is the exact
-  maximiser of ``L`` over ``phi`` (given ``gamma``) or ``gamma`` (given
-  ``phi``), so however few updates it makes, ``L`` cannot go down;
+* the E-step runs its ascent from the fresh start of :eq:`lda-gamma-start`
+  (not from the previous ``gamma``, which would hold every document in the
+  basin of its first assignments) and then keeps, per document, whichever
+  is better: that ascent's ``q``, or the previous E-step's ``gamma`` (its
+  :class:`LDAExpectations`, which the driver :func:`emtutor.em.run_em`
+  hands every E-step as ``previous``) with ``phi`` re-fitted to the new
+  topics by :eq:`lda-phi-update` (:eq:`lda-e-step-guard`).  The ``phi``
+  update is the exact maximiser of ``L`` given ``gamma``, so the E-step's
+  ``q`` is never worse than the previous ``q`` under the new parameters: a
+  partial maximisation, not the best ``q`` (which is intractable to find,
+  each document's bound having several local maxima when ``alpha < 1``);
 * the E-step ends on a ``phi`` update and returns ``L`` computed exactly
   for the ``(gamma, phi)`` it returns (no ``eps`` added anywhere; the
   normaliser ``Z`` is only floored at the smallest positive float, which
@@ -41,6 +47,7 @@ log-likelihood (which is intractable): the E-step's value is ``L`` of the
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import NamedTuple
 
@@ -50,10 +57,12 @@ from scipy.special import digamma, gammaln, polygamma
 
 from ._validation import as_float_2d, as_rng, check_nonnegative, check_not_complex, check_positive_int
 from .em import EMResult, run_em
+from .gmm import RestartSummary, _summarise_restarts
 
 __all__ = [
     "LDAParams",
     "LDAExpectations",
+    "LDAResult",
     "as_count_matrix",
     "expected_log_beta",
     "topic_word_distribution",
@@ -203,7 +212,7 @@ def _check_params(params: LDAParams, X: sp.csr_matrix) -> LDAParams:
 
 
 def _start_gamma(previous, n_docs: int, n_components: int) -> np.ndarray | None:
-    """The ``gamma`` of the previous E-step's expectations, checked (None: a fresh start)."""
+    """The ``gamma`` of the previous E-step's expectations, checked (None: there is none)."""
     if previous is None:
         return None
     gamma = np.asarray(previous.gamma, dtype=float)
@@ -263,17 +272,30 @@ def topic_word_distribution(params: LDAParams) -> np.ndarray:
 
 
 def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol: float = 1e-3,
-           max_iter: int = 100, restart: bool = False):
-    """E-step: per-document coordinate ascent on the ELBO, from the previous ``q``.
+           max_iter: int = 100, warm_start: bool = False):
+    """E-step: per-document coordinate ascent on the ELBO from a fresh start, never below the previous ``q``.
 
     For every document, alternate :eq:`lda-phi-update` (``phi`` given
     ``gamma``) and :eq:`lda-gamma-update` (``gamma`` given ``phi``), starting
-    from ``previous.gamma`` (or, without ``previous``, from the fresh start
-    ``alpha + n_tokens / n_components``), until the
+    from the fresh start ``alpha + n_tokens / n_components``
+    (:eq:`lda-gamma-start`, Blei, Ng & Jordan 2003, figure 6), until the
     mean absolute change of ``gamma[d]`` is below ``tol`` or after
-    ``max_iter`` updates; then a last :eq:`lda-phi-update`.  Each update
-    maximises the ELBO exactly over its block, so the returned ELBO is at
-    least that of the starting point.  ``phi`` is never stored: with
+    ``max_iter`` updates; then a last :eq:`lda-phi-update`.  Every E-step
+    starts afresh, so a document is not held in the basin its earlier
+    ``gamma`` was in (with ``alpha < 1`` a document's bound has several
+    local maxima, and a warm start from the previous ``gamma`` keeps each
+    document where the first, nearly uniform, topics put it).
+
+    Given ``previous`` (what :func:`emtutor.em.run_em` hands every E-step),
+    each document keeps whichever has the higher ELBO
+    (:eq:`lda-e-step-guard`): the fresh ascent's ``q``, or the previous
+    ``gamma`` with the ``phi`` of :eq:`lda-phi-update` for the current
+    topics.  The latter is at least the ELBO of the previous ``q`` under the
+    current parameters (the ``phi`` update is the exact maximiser given
+    ``gamma``), so the E-step never returns a lower ELBO than the previous
+    ``q`` has: a partial maximisation, enough for EM's monotone ELBO.
+
+    ``phi`` is never stored: with
     ``A[d, k] = exp(E log theta[d, k])`` and ``B[k, v] = exp(E log beta[k, v])``
     it is ``A[d, k] B[k, v] / Z[d, v]`` with ``Z[d, v] = sum_k A[d, k] B[k, v]``,
     needed only where ``X[d, v] > 0``; both exponents are shifted by their
@@ -289,19 +311,16 @@ def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol
     X : array or sparse matrix of shape (n_docs, n_words)
     params : LDAParams
     previous : LDAExpectations, optional
-        The previous E-step's expectations (what :func:`emtutor.em.run_em`
-        hands every E-step); their ``gamma`` is where the ascent starts.
+        The previous E-step's expectations; each document's result is never
+        worse than their ``gamma`` (see above).
     tol : float, default 1e-3
         Per-document stopping threshold on ``mean_k |change of gamma[d, k]|``.
     max_iter : int, default 100
         Maximum number of ``gamma`` updates per document.
-    restart : bool, default False
-        When starting from ``previous``, also run the ascent from the
-        fresh start ``alpha + n_tokens / n_components`` and keep, per document,
-        the ``q`` with the higher ELBO.  The kept ``q`` is at least as good
-        as the warm start's result, so the ELBO still cannot decrease; the
-        fresh start lets a document leave a poor local optimum of its own
-        bound (at about twice the cost).
+    warm_start : bool, default False
+        Also continue the ascent from ``previous.gamma`` (instead of only
+        re-evaluating it) and keep, per document, the better ``q`` of the
+        two ascents; about twice the cost.
 
     Returns
     -------
@@ -340,12 +359,11 @@ def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol
         )
 
     lengths = np.diff(X.indptr)
-    gamma = alpha + X.sum(axis=1).A1[:, None] / n_components if start_gamma is None else start_gamma
+    gamma = alpha + X.sum(axis=1).A1[:, None] / n_components  # the fresh start (lda-gamma-start)
     gamma[lengths == 0] = alpha  # the exact optimum for a document with no words
 
     counts = np.zeros((n_components, n_words))
     doc_elbo = np.zeros(n_docs)
-    warm = start_gamma is not None
     for start, stop in _blocks(X.indptr, n_components):
         docs = slice(start, stop)
         block = X[docs]
@@ -356,15 +374,17 @@ def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol
         dense = block.nnz >= _DENSE_FRACTION * block.shape[0] * n_words
         g = _update_gamma(block, gamma[docs][nonempty], alpha, exp_beta_t, tol, max_iter, dense)
         a, norm, elbo_d = _final_phi(block, g, alpha, exp_beta_t, word_shift, dense)
-        if restart and warm:
-            # the same ascent from the fresh start; keep the better q per document
-            g0 = alpha + block.sum(axis=1).A1[:, None] / n_components
-            g0 = _update_gamma(block, g0, alpha, exp_beta_t, tol, max_iter, dense)
-            a0, norm0, elbo0 = _final_phi(block, g0, alpha, exp_beta_t, word_shift, dense)
-            better = elbo0 > elbo_d
-            g[better], a[better], elbo_d[better] = g0[better], a0[better], elbo0[better]
+        if start_gamma is not None:
+            # the previous q under the new topics (lda-e-step-guard): its gamma with the
+            # phi of lda-phi-update, continued by the ascent only with warm_start
+            g1 = start_gamma[docs][nonempty]
+            if warm_start:
+                g1 = _update_gamma(block, g1, alpha, exp_beta_t, tol, max_iter, dense)
+            a1, norm1, elbo1 = _final_phi(block, g1, alpha, exp_beta_t, word_shift, dense)
+            better = elbo1 > elbo_d
+            g[better], a[better], elbo_d[better] = g1[better], a1[better], elbo1[better]
             pairs = np.repeat(better, np.diff(block.indptr))
-            norm[pairs] = norm0[pairs]
+            norm[pairs] = norm1[pairs]
         ratio = sp.csr_matrix((block.data / norm, block.indices, block.indptr), shape=block.shape)
         counts += (ratio.T @ a).T
         idx = start + nonempty
@@ -752,10 +772,11 @@ def fit(
     max_iter: int = 100,
     e_step_tol: float = 1e-3,
     max_e_step_iter: int = 100,
-    restart: bool = False,
+    warm_start: bool = False,
+    n_init: int = 1,
     random_state=None,
     record: bool = False,
-) -> EMResult:
+) -> LDAResult:
     """Fit LDA to a document-term count matrix by variational EM.
 
     Parameters
@@ -781,48 +802,91 @@ def fit(
         :func:`emtutor.em.run_em`).
     max_iter : int, default 100
         Maximum number of EM iterations.
-    e_step_tol, max_e_step_iter, restart
-        The E-step's per-document tolerance, iteration cap and restart
-        rule (:func:`e_step`).
+    e_step_tol, max_e_step_iter, warm_start
+        The E-step's per-document tolerance, iteration cap and whether it
+        also continues the ascent from the previous ``gamma``
+        (:func:`e_step`).
+    n_init : int, default 1
+        Number of restarts, each from its own random topics drawn with
+        ``random_state``; the one with the highest final ELBO is kept.
+        Restarts whose final ELBOs are within ``max(tol * n_tokens,
+        1e-9 * |ELBO|)`` of each other (one stopping step, or rounding)
+        count as the same optimum, and of those the earliest is kept, so the
+        choice does not depend on rounding (as in :func:`emtutor.gmm.fit`,
+        whose wider margin would merge LDA's distinct optima).  Needs
+        random initial topics, so ``topic_word`` must not be given when
+        ``n_init > 1``.
     random_state : int, numpy Generator or None
+        Seed for the initial topics of every restart.
     record : bool, default False
-        Keep every iteration's parameters and expectations.
+        Keep every iteration's parameters and expectations (of the kept
+        restart).
 
     Returns
     -------
-    EMResult
+    LDAResult
         ``result.alpha``, ``result.topic_word``, ``result.eta``,
         ``result.objectives`` (the ELBO after every iteration),
-        ``result.expectations.gamma``, ...
+        ``result.expectations.gamma``, ``result.restarts`` (the final ELBO
+        of every restart), ...
 
     Raises
     ------
     ValueError
         For invalid counts (negative, NaN/inf, empty vocabulary), a corpus
-        with no words, or invalid options.
+        with no words, or invalid options (among them ``n_init > 1`` with
+        ``topic_word`` given).
     """
     return _fit(as_count_matrix(X), n_components, alpha=alpha, eta=eta, fit_alpha=fit_alpha,
                 topic_word=topic_word, tol=tol, max_iter=max_iter, e_step_tol=e_step_tol,
-                max_e_step_iter=max_e_step_iter, restart=restart, random_state=random_state, record=record)
+                max_e_step_iter=max_e_step_iter, warm_start=warm_start, n_init=n_init,
+                random_state=random_state, record=record)
+
+
+@dataclass
+class LDAResult(EMResult):
+    """:class:`~emtutor.em.EMResult` of the kept restart, plus what :func:`fit` adds.
+
+    Attributes
+    ----------
+    restarts : emtutor.gmm.RestartSummary
+        Final ELBO of every restart, which one was kept, and how often each
+        distinct optimum was reached.
+    """
+
+    restarts: RestartSummary | None = None
 
 
 def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, tol, max_iter, e_step_tol,
-         max_e_step_iter, restart, random_state, record) -> EMResult:
+         max_e_step_iter, warm_start, n_init, random_state, record) -> LDAResult:
     """:func:`fit` for a count matrix already in canonical form (:func:`as_count_matrix`)."""
     n_components = check_positive_int(n_components, "n_components")
     if X.data.sum() <= 0:
         raise ValueError("X has no words at all; LDA needs at least one token to fit")
     e_step_tol = check_nonnegative(e_step_tol, "e_step_tol")
     max_e_step_iter = check_positive_int(max_e_step_iter, "max_e_step_iter")
-    params = _initial_params(X, n_components, alpha, eta, topic_word, random_state)
-    return run_em(
-        X,
-        params,
-        e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, restart=bool(restart)),
-        m_step=partial(m_step, fit_alpha=bool(fit_alpha)),
-        n_observations=float(X.data.sum()),
-        tol=tol,
-        max_iter=max_iter,
-        record=record,
-        objective_name="ELBO",
-    )
+    n_init = check_positive_int(n_init, "n_init")
+    if n_init > 1 and topic_word is not None:
+        raise ValueError(f"n_init={n_init} restarts need random initial topics; with topic_word given "
+                         "every restart would be the same, so use n_init=1")
+    n_tokens = float(X.data.sum())
+    rng = as_rng(random_state)
+    runs = []
+    for _ in range(n_init):
+        params = _initial_params(X, n_components, alpha, eta, topic_word, rng)
+        runs.append(run_em(
+            X,
+            params,
+            e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start)),
+            m_step=partial(m_step, fit_alpha=bool(fit_alpha)),
+            n_observations=n_tokens,
+            tol=tol,
+            max_iter=max_iter,
+            record=record,
+            objective_name="ELBO",
+        ))
+    final = [run.objective for run in runs]
+    # tol is per token; the restarts' objectives are totals
+    summary = _summarise_restarts(final, atol=max(tol * n_tokens, 1e-9 * max(abs(v) for v in final)))
+    best = runs[summary.best]
+    return LDAResult(**{f.name: getattr(best, f.name) for f in fields(EMResult)}, restarts=summary)

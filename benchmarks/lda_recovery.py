@@ -1,0 +1,139 @@
+"""Topic recovery: emtutor.lda with its defaults vs scikit-learn's batch LatentDirichletAllocation.
+
+Every corpus is drawn from known topics; each is fitted in the same run by
+
+* ``emtutor``: ``lda.fit(X, K, random_state=0)``, the defaults (alpha = 1/K,
+  maximum-likelihood topics, one start);
+* ``emtutor n_init=5``: the same with five random starts, the best ELBO kept;
+* ``scikit-learn``: ``LatentDirichletAllocation(K, learning_method="batch")``
+  with the same alpha = 1/K and its default topic prior eta = 1/K (emtutor's
+  default has no topic prior; scikit-learn needs eta > 0), its default
+  ``max_iter=10`` and ``random_state=0``.
+
+Printed per corpus and method: the worst matched topic cosine (each true
+topic paired with one fitted topic, Hungarian matching with
+``scipy.optimize.linear_sum_assignment``), the held-out perplexity bound
+(:func:`emtutor.lda.perplexity` of the fitted topic distributions and alpha on
+documents drawn from the same model but not fitted; the same function for
+every method, so the figures compare) and the wall time of the fit.
+
+Corpora: bars (Griffiths & Steyvers 2004) on g x g grids (K = 2g topics,
+one per row and column) with different g, document length and Dirichlet
+alpha of the documents' proportions; and a planted sparse corpus with
+V = 5000 words.  Goal (issue 16): every bars corpus worst cosine >= 0.9,
+median at least scikit-learn's, at no worse time.
+
+Run:  .venv/bin/python benchmarks/lda_recovery.py [--quick]
+(``--quick``: 400 documents per bars corpus, 500 in the sparse one and no
+five-start fit of it, for make bench.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
+from sklearn.decomposition import LatentDirichletAllocation as SklearnLDA
+
+from emtutor import ConvergenceWarning, lda
+
+
+def bars_topics(grid):
+    """2 * grid topics over grid * grid words: one uniform bar per row and per column."""
+    topics = np.zeros((2 * grid, grid, grid))
+    for j in range(grid):
+        topics[j, j, :] = 1.0 / grid
+        topics[grid + j, :, j] = 1.0 / grid
+    return topics.reshape(2 * grid, grid * grid)
+
+
+def sparse_topics(n_topics, n_words, rng):
+    return rng.dirichlet(np.full(n_words, 0.05), size=n_topics)
+
+
+def draw_documents(topics, n_docs, length, alpha, rng):
+    """Counts of ``n_docs`` documents of ``length`` words, theta ~ Dirichlet(alpha)."""
+    theta = rng.dirichlet(np.full(len(topics), alpha), size=n_docs)
+    probs = theta @ topics
+    probs /= probs.sum(axis=1, keepdims=True)
+    return sp.csr_matrix(np.vstack([rng.multinomial(length, p) for p in probs]).astype(float))
+
+
+def worst_cosine(true_topics, topics):
+    unit = lambda t: t / np.linalg.norm(t, axis=1, keepdims=True)  # noqa: E731
+    cosine = unit(true_topics) @ unit(topics).T
+    rows, cols = linear_sum_assignment(-cosine)
+    return float(cosine[rows, cols].min())
+
+
+def corpora(quick):
+    n = 400 if quick else 1000
+    specs = [  # name, kind, grid or (K, V), documents, words per document, alpha of the documents, seed
+        ("bars 5x5 N=100 a=1 #1", "bars", 5, n, 100, 1.0, 1),
+        ("bars 5x5 N=100 a=1 #2", "bars", 5, n, 100, 1.0, 2),
+        ("bars 5x5 N=100 a=1 #3", "bars", 5, n, 100, 1.0, 3),
+        ("bars 5x5 N=50 a=1", "bars", 5, n, 50, 1.0, 4),
+        ("bars 5x5 N=200 a=0.5", "bars", 5, n, 200, 0.5, 5),
+        ("bars 5x5 N=100 a=0.2", "bars", 5, n, 100, 0.2, 6),
+        ("bars 4x4 (K=8) N=100 a=1", "bars", 4, n, 100, 1.0, 7),
+        ("bars 6x6 (K=12) N=150 a=1", "bars", 6, n, 150, 1.0, 8),
+        ("bars 6x6 (K=12) N=100 a=0.3", "bars", 6, n, 100, 0.3, 9),
+        ("sparse K=20 V=5000 N=100 a=0.1", "sparse", (20, 5000), 500 if quick else 2000, 100, 0.1, 10),
+    ]
+    for name, kind, shape, n_docs, length, alpha, seed in specs:
+        rng = np.random.default_rng(seed)
+        topics = bars_topics(shape) if kind == "bars" else sparse_topics(*shape, rng)
+        X = draw_documents(topics, n_docs, length, alpha, rng)
+        held_out = draw_documents(topics, 200, length, alpha, rng)
+        yield name, kind, topics, X, held_out
+
+
+def fit_emtutor(X, K, n_init):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = lda.fit(X, K, random_state=0, n_init=n_init)
+    return result.alpha, lda.topic_word_distribution(result.params)
+
+
+def fit_sklearn(X, K):
+    model = SklearnLDA(K, doc_topic_prior=1.0 / K, learning_method="batch", random_state=0).fit(X)
+    return np.full(K, 1.0 / K), model.components_ / model.components_.sum(axis=1, keepdims=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller corpora (make bench)")
+    args = parser.parse_args()
+    methods = [("emtutor", lambda X, K: fit_emtutor(X, K, 1)),
+               ("emtutor n_init=5", lambda X, K: fit_emtutor(X, K, 5)),
+               ("scikit-learn", fit_sklearn)]
+    print(f"{'corpus':32s} {'method':17s} {'worst cos':>9s} {'perplexity':>10s} {'time s':>7s}")
+    rows = []
+    for name, kind, topics, X, held_out in corpora(args.quick):
+        K = len(topics)
+        for method, fit in methods:
+            if args.quick and kind == "sparse" and "n_init" in method:
+                continue  # five starts on V = 5000 take a minute
+            start = time.perf_counter()
+            alpha, beta = fit(X, K)
+            elapsed = time.perf_counter() - start
+            cosine = worst_cosine(topics, beta)
+            smoothed = (beta + 1e-12) / (beta + 1e-12).sum(axis=1, keepdims=True)  # no zero for unseen words
+            perplexity = lda.perplexity(held_out, lda.LDAParams(alpha, smoothed))
+            rows.append((kind, method, cosine, perplexity, elapsed))
+            print(f"{name:32s} {method:17s} {cosine:9.3f} {perplexity:10.2f} {elapsed:7.2f}", flush=True)
+    print()
+    print("medians over the bars corpora (and how many bars corpora reach worst cosine >= 0.9):")
+    for method, _ in methods:
+        mine = [r for r in rows if r[0] == "bars" and r[1] == method]
+        cos = np.array([r[2] for r in mine])
+        print(f"  {method:17s} worst cosine {np.median(cos):.3f} ({np.sum(cos >= 0.9)}/{len(cos)} >= 0.9), "
+              f"perplexity {np.median([r[3] for r in mine]):.2f}, time {np.median([r[4] for r in mine]):.2f} s")
+
+
+if __name__ == "__main__":
+    main()
