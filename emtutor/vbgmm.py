@@ -55,16 +55,17 @@ class VBPrior(NamedTuple):
     Attributes
     ----------
     weight_concentration : float
-        ``alpha_0`` of the symmetric Dirichlet prior on the weights.
+        ``alpha`` of the symmetric Dirichlet prior on the weights.
     mean_precision : float
-        ``beta_0``: the prior of ``mu_k`` given ``Lambda_k`` is
-        ``N(m_0, (beta_0 Lambda_k)^-1)``.
+        ``kappa``: the prior of ``mu_k`` given ``Sigma_k`` is
+        ``N(m_0, Sigma_k / kappa)``.
     mean : ndarray of shape (n_features,)
         ``m_0``.
     degrees_of_freedom : float
-        ``nu_0 > n_features - 1`` of the Wishart prior on ``Lambda_k``.
+        ``nu > n_features - 1``: ``Sigma_k ~ IW(Psi, nu)``, i.e. the precision
+        ``Lambda_k = Sigma_k^-1`` is Wishart with scale ``Psi^-1``.
     covariance : ndarray of shape (n_features, n_features)
-        ``W_0^-1``, the inverse of the Wishart's scale matrix.
+        ``Psi``, the inverse-Wishart scale (as in :mod:`emtutor.map_gmm`).
     """
 
     weight_concentration: float
@@ -80,16 +81,16 @@ class VBParams(NamedTuple):
     Attributes
     ----------
     weight_concentration : ndarray of shape (n_components,)
-        ``alpha_k``: ``q(pi) = Dirichlet(alpha)``.
+        ``alpha~_k``: ``q(pi) = Dirichlet(alpha~)``.
     mean_precision : ndarray of shape (n_components,)
-        ``beta_k``.
+        ``kappa~_k``.
     means : ndarray of shape (n_components, n_features)
-        ``m_k``.
+        ``m~_k``.
     degrees_of_freedom : ndarray of shape (n_components,)
-        ``nu_k``.
+        ``nu~_k``.
     covariances : ndarray of shape (n_components, n_features, n_features)
-        ``W_k^-1 / nu_k``, the inverse of the expected precision
-        ``E[Lambda_k] = nu_k W_k`` (scikit-learn's ``covariances_``).
+        ``Psi~_k / nu~_k``, the inverse of the expected precision
+        ``E[Lambda_k] = nu~_k Psi~_k^-1`` (scikit-learn's ``covariances_``).
     """
 
     weight_concentration: np.ndarray
@@ -108,9 +109,9 @@ class VBResult(EMResult):
 
 
 def default_prior(X) -> VBPrior:
-    """scikit-learn's defaults for ``n_components`` set later: ``alpha_0 = 1/K`` is filled in by :func:`fit`.
+    """scikit-learn's default prior; ``alpha = 1/K`` depends on ``n_components`` and is filled in by :func:`fit`.
 
-    ``beta_0 = 1``, ``m_0`` the mean of ``X``, ``nu_0 = D`` and ``W_0^-1`` the
+    ``kappa = 1``, ``m_0`` the mean of ``X``, ``nu = D`` and ``Psi`` the
     covariance of ``X`` (with the ``N - 1`` divisor, as ``numpy.cov``).
     """
     X = as_data_matrix(X)
@@ -122,20 +123,20 @@ def _default_prior(X, weight_concentration) -> VBPrior:
 
 
 def expected_log_weights(params: VBParams) -> np.ndarray:
-    """``E[log pi_k] = psi(alpha_k) - psi(sum_j alpha_j)``, :eq:`vb-expectations`."""
+    """``E[log pi_k] = digamma(alpha~_k) - digamma(sum_j alpha~_j)``, :eq:`vb-expectations`."""
     alpha = params.weight_concentration
     return digamma(alpha) - digamma(alpha.sum())
 
 
 def _log_det_scale(params: VBParams) -> np.ndarray:
-    """``log |W_k|`` from ``covariances = W_k^-1 / nu_k``."""
+    """``log |Psi~_k^-1|`` from ``covariances = Psi~_k / nu~_k``."""
     d = params.means.shape[1]
     _, log_det_cov = np.linalg.slogdet(params.covariances)
     return -log_det_cov - d * np.log(params.degrees_of_freedom)
 
 
 def expected_log_det_precision(params: VBParams) -> np.ndarray:
-    """``E[log |Lambda_k|] = sum_i psi((nu_k + 1 - i) / 2) + D log 2 + log |W_k|``, :eq:`vb-expectations`."""
+    """``E[log |Lambda_k|] = sum_i digamma((nu~_k + 1 - i) / 2) + D log 2 - log |Psi~_k|``, :eq:`vb-expectations`."""
     d = params.means.shape[1]
     nu = params.degrees_of_freedom
     return digamma(0.5 * (nu[:, None] - np.arange(d))).sum(axis=1) + d * np.log(2) + _log_det_scale(params)
@@ -145,17 +146,17 @@ def log_rho(X, params: VBParams) -> np.ndarray:
     """``log rho_nk``, :eq:`vb-log-rho`: expected log weight plus expected log density.
 
     ``E[log pi_k] + E[log |Lambda_k|] / 2 - D log(2 pi) / 2
-    - (D / beta_k + nu_k (x_n - m_k)^T W_k (x_n - m_k)) / 2``.
+    - (D / kappa~_k + nu~_k (x_n - m~_k)^T Psi~_k^-1 (x_n - m~_k)) / 2``.
 
     Returns
     -------
     ndarray of shape (n_samples, n_components)
     """
     n, d = X.shape
-    chol = np.linalg.cholesky(params.covariances)  # covariances = L L^T = (nu W)^-1
+    chol = np.linalg.cholesky(params.covariances)  # covariances = L L^T = Psi~ / nu~
     mahalanobis = np.empty((n, len(chol)))
     for k, (mean, factor) in enumerate(zip(params.means, chol)):
-        # nu_k (x - m)^T W_k (x - m) = |L^-1 (x - m)|^2
+        # nu~_k (x - m~)^T Psi~_k^-1 (x - m~) = |L^-1 (x - m~)|^2
         solved = np.linalg.solve(factor, (X - mean).T)
         mahalanobis[:, k] = np.sum(solved**2, axis=0)
     return (expected_log_weights(params) + 0.5 * expected_log_det_precision(params) - 0.5 * d * np.log(2 * np.pi)
@@ -182,9 +183,9 @@ def e_step(X, params: VBParams, previous=None, *, prior: VBPrior) -> tuple[np.nd
 def m_step(X, resp, params: VBParams | None = None, *, prior: VBPrior, reg_covar: float = 1e-6) -> VBParams:
     """Update ``q(pi) q(mu, Lambda)`` given the responsibilities, :eq:`vb-m-step` (Bishop 10.58-10.63).
 
-    ``alpha_k = alpha_0 + N_k``, ``beta_k = beta_0 + N_k``,
-    ``m_k = (beta_0 m_0 + N_k x_bar_k) / beta_k``, ``nu_k = nu_0 + N_k`` and
-    ``W_k^-1 = W_0^-1 + N_k S_k + beta_0 N_k / beta_k (x_bar_k - m_0)(x_bar_k - m_0)^T``,
+    ``alpha~_k = alpha + N_k``, ``kappa~_k = kappa + N_k``,
+    ``m~_k = (kappa m_0 + N_k x_bar_k) / kappa~_k``, ``nu~_k = nu + N_k`` and
+    ``Psi~_k = Psi + N_k S_k + kappa N_k / kappa~_k (x_bar_k - m_0)(x_bar_k - m_0)^T``,
     with ``S_k`` the weighted covariance plus ``reg_covar`` on its diagonal.
     """
     n, d = X.shape
@@ -206,7 +207,7 @@ def m_step(X, resp, params: VBParams | None = None, *, prior: VBPrior, reg_covar
 
 
 def _log_wishart_norm(nu, log_det_scale, d):
-    """``log B(W, nu)`` of the Wishart normaliser (Bishop B.79)."""
+    """Log of the Wishart normaliser ``B(W, nu)`` of Bishop (B.79), ``W`` the scale of the precision."""
     return (-0.5 * nu * log_det_scale - 0.5 * nu * d * np.log(2) - 0.25 * d * (d - 1) * np.log(np.pi)
             - gammaln(0.5 * (nu[:, None] - np.arange(d))).sum(axis=1))
 
