@@ -135,7 +135,8 @@ clean:
 # then all cores for its headline case), the HMM one runs with one, the
 # others with BLAS's default.
 BENCH_ARGS ?= --quick
-BENCHMARKS := gmm_vs_sklearn hmm_vs_hmmlearn lda_vs_sklearn lda_recovery missing_em explorer_redraw
+BENCHMARKS := gmm_vs_sklearn hmm_vs_hmmlearn lda_vs_sklearn lda_recovery missing_em latent_models_vs_sklearn \
+              explorer_redraw
 bench: $(STAMP)
 	uptime
 	@for b in $(BENCHMARKS); do \

@@ -26,12 +26,13 @@ from functools import partial
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import digamma, gammaln, logsumexp
+from scipy.special import digamma, gammaln
 
 from ._validation import as_data_matrix, as_rng, check_nonnegative, check_positive_int, check_shape, \
     check_spd
 from .em import EMResult, run_em
-from .gmm import RestartSummary, _kmeans_plusplus, best_restart
+from .gmm import GMMParams, RestartSummary, _covariances_full, _kmeans_plusplus, best_restart, log_gaussian_density
+from .gmm import e_step as gmm_e_step
 
 __all__ = [
     "VBPrior",
@@ -152,15 +153,18 @@ def log_rho(X, params: VBParams) -> np.ndarray:
     -------
     ndarray of shape (n_samples, n_components)
     """
-    n, d = X.shape
-    chol = np.linalg.cholesky(params.covariances)  # covariances = L L^T = Psi~ / nu~
-    mahalanobis = np.empty((n, len(chol)))
-    for k, (mean, factor) in enumerate(zip(params.means, chol)):
-        # nu~_k (x - m~)^T Psi~_k^-1 (x - m~) = |L^-1 (x - m~)|^2
-        solved = np.linalg.solve(factor, (X - mean).T)
-        mahalanobis[:, k] = np.sum(solved**2, axis=0)
-    return (expected_log_weights(params) + 0.5 * expected_log_det_precision(params) - 0.5 * d * np.log(2 * np.pi)
-            - 0.5 * (d / params.mean_precision + mahalanobis))
+    # log N(x | m~_k, Psi~_k / nu~_k) holds -D log(2 pi) / 2 and the Mahalanobis term
+    # nu~_k (x - m~_k)^T Psi~_k^-1 (x - m~_k) / 2, computed by the mixture's kernel;
+    # _log_rho_offsets replaces its log-determinant by E[log |Lambda_k|].
+    return log_gaussian_density(X, params.means, params.covariances) + _log_rho_offsets(params)
+
+
+def _log_rho_offsets(params: VBParams) -> np.ndarray:
+    """``log rho_nk - log N(x_n | m~_k, Psi~_k / nu~_k)``: the same for every point."""
+    d = params.means.shape[1]
+    _, log_det_cov = np.linalg.slogdet(params.covariances)
+    return expected_log_weights(params) + 0.5 * (expected_log_det_precision(params) + log_det_cov
+                                                 - d / params.mean_precision)
 
 
 def e_step(X, params: VBParams, previous=None, *, prior: VBPrior) -> tuple[np.ndarray, float]:
@@ -174,10 +178,12 @@ def e_step(X, params: VBParams, previous=None, *, prior: VBPrior) -> tuple[np.nd
         at the optimal ``q(Z)`` its terms in ``Z`` collapse to the
         normalisers of the responsibilities.
     """
-    log_weighted = log_rho(X, params)
-    log_norm = logsumexp(log_weighted, axis=1)
-    resp = np.exp(log_weighted - log_norm[:, None])
-    return resp, float(log_norm.sum() - kl_parameters(params, prior))
+    # log rho_nk = log N(x_n | m~_k, Psi~_k / nu~_k) + c_k: the mixture's E-step with
+    # "log weights" c_k (shifted by their largest, which is added back to the normaliser)
+    offsets = _log_rho_offsets(params)
+    shift = offsets.max()
+    resp, log_norm = gmm_e_step(X, GMMParams(np.exp(offsets - shift), params.means, params.covariances))
+    return resp, float(log_norm.sum() + len(X) * shift - kl_parameters(params, prior))
 
 
 def m_step(X, resp, params: VBParams | None = None, *, prior: VBPrior, reg_covar: float = 1e-6) -> VBParams:
@@ -188,22 +194,17 @@ def m_step(X, resp, params: VBParams | None = None, *, prior: VBPrior, reg_covar
     ``Psi~_k = Psi + N_k S_k + kappa N_k / kappa~_k (x_bar_k - m_0)(x_bar_k - m_0)^T``,
     with ``S_k`` the weighted covariance plus ``reg_covar`` on its diagonal.
     """
-    n, d = X.shape
     counts = resp.sum(axis=0) + 10 * np.finfo(float).eps  # as scikit-learn, so an empty component has a mean
     centres = resp.T @ X / counts[:, None]
-    scatter = np.empty((len(counts), d, d))
-    for k in range(len(counts)):
-        diff = X - centres[k]
-        scatter[k] = (resp[:, k] * diff.T) @ diff / counts[k]
-        scatter[k].flat[:: d + 1] += reg_covar
+    scatter = _covariances_full(X, resp, counts, centres, reg_covar, check=False)  # S_k + reg_covar I
     alpha = prior.weight_concentration + counts
-    beta = prior.mean_precision + counts
-    means = (prior.mean_precision * prior.mean + counts[:, None] * centres) / beta[:, None]
+    kappa = prior.mean_precision + counts
+    means = (prior.mean_precision * prior.mean + counts[:, None] * centres) / kappa[:, None]
     nu = prior.degrees_of_freedom + counts
     offset = centres - prior.mean
-    scale_inverse = (prior.covariance + counts[:, None, None] * scatter
-                     + (counts * prior.mean_precision / beta)[:, None, None] * offset[:, :, None] * offset[:, None, :])
-    return VBParams(alpha, beta, means, nu, scale_inverse / nu[:, None, None])
+    scale = (prior.covariance + counts[:, None, None] * scatter
+             + (counts * prior.mean_precision / kappa)[:, None, None] * offset[:, :, None] * offset[:, None, :])
+    return VBParams(alpha, kappa, means, nu, scale / nu[:, None, None])
 
 
 def _log_wishart_norm(nu, log_det_scale, d):
