@@ -277,8 +277,8 @@ def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol
 
     For every document, alternate :eq:`lda-phi-update` (``phi`` given
     ``gamma``) and :eq:`lda-gamma-update` (``gamma`` given ``phi``), starting
-    from the fresh start ``alpha + n_tokens / n_components``
-    (:eq:`lda-gamma-start`, Blei, Ng & Jordan 2003, figure 6), until the
+    from the fresh start ``alpha + n_tokens / n_components``, :eq:`lda-gamma-start`
+    (Blei, Ng & Jordan 2003, figure 6), until the
     mean absolute change of ``gamma[d]`` is below ``tol`` or after
     ``max_iter`` updates; then a last :eq:`lda-phi-update`.  Every E-step
     starts afresh, so a document is not held in the basin its earlier
