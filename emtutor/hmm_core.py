@@ -198,6 +198,12 @@ def backward_log(frame_loglik, transmat):
 _LOG_FLOOR = -700.0
 
 
+_TINY = np.finfo(float).tiny
+
+#: Default chunk length as a multiple of sqrt(n_samples).
+_CHUNK_FACTOR = 0.6
+
+
 def _renormalise_at(bounds):
     """Steps after which the rows must be renormalised, from per-step bounds.
 
@@ -218,124 +224,242 @@ def _renormalise_at(bounds):
     return after
 
 
-def _forward_backward_chunked(frame_loglik, lengths, startprob, transmat, chunk_size=None):
-    """:func:`forward_backward_sequences`' fast path; its last result says whether all is finite."""
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
-    lik, shift = _scaled_likelihoods(frame_loglik)
+def _combine_exact(left, left_scale, right, right_scale):
+    """:func:`_combine` with every row's terms weighted in log space (exact whatever the scales)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.log(left)
+        weights += right_scale[:, None, :]
+        top = weights.max(axis=2)
+        top[~np.isfinite(top)] = 0.0  # a row with no mass stays zero
+        weights -= top[:, :, None]
+        np.exp(weights, out=weights)
+        product = np.matmul(weights, right)
+        sums = product.sum(axis=2)
+        product /= np.maximum(sums, _TINY)[:, :, None]
+        scale = left_scale + top + np.log(sums)
+    return product, scale
+
+
+#: A product row whose sum falls below this was weighted with factors that
+#: may have underflowed; it is recomputed exactly.
+_COMBINE_FLOOR = 1e-250
+
+
+def _combine(left, left_scale, right, right_scale):
+    """The product of two stacks of chunk operators ``diag(e^s) P`` with normalised rows.
+
+    ``left`` and ``right`` are stacks of ``K x K`` matrices whose rows sum
+    to 1 (or 0), ``left_scale`` and ``right_scale`` the logs of their rows'
+    true sums.  Row ``i`` of the product is ``sum_j left[i, j]
+    e^{right_scale[j]} right[j]``.  The factors ``e^{right_scale[j]}`` are
+    taken relative to the largest of each matrix; where right's rows differ
+    by so many orders of magnitude that a product row's weighted terms could
+    underflow (its sum falls below :data:`_COMBINE_FLOOR`), that matrix is
+    recomputed with each row's terms weighted in log space
+    (:func:`_combine_exact`).  Returns the normalised product and its rows'
+    log scales.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        top = right_scale.max(axis=1)
+        top[~np.isfinite(top)] = 0.0  # a matrix with no mass stays zero
+        factor = np.exp(right_scale - top[:, None])
+        product = np.matmul(left * factor[:, None, :], right)
+        sums = product.sum(axis=2)
+        low = sums < _COMBINE_FLOOR
+        product /= np.maximum(sums, _TINY)[:, :, None]
+        scale = top[:, None] + np.log(sums)
+        scale += left_scale
+    redo = np.flatnonzero(low.any(axis=1))
+    if len(redo):
+        product[redo], scale[redo] = _combine_exact(left[redo], left_scale[redo], right[redo], right_scale[redo])
+    return product, scale
+
+
+def _scan_levels(distance, single, forward):
+    """The (target, source) pairs of each level of a segmented Hillis–Steele scan over chunks.
+
+    ``distance[c]``: how many chunks lie between chunk ``c`` and its
+    sequence's start (forward) or end (backward).  At level ``d = 1, 2, 4,
+    ...`` every chunk at least ``d`` chunks from that end is combined with
+    the chunk ``d`` before (after) it, so after ``ceil(log2(longest))``
+    levels every chunk holds the product of all chunks from its sequence's
+    start up to it (from it to the end).  A single sequence uses slices
+    (views, no copies).
+    """
+    levels = []
+    d = 1
+    while len(distance) and d <= distance.max():
+        if single:
+            target, source = (slice(d, None), slice(None, -d)) if forward else (slice(None, -d), slice(d, None))
+        else:
+            target = np.flatnonzero(distance >= d)
+            source = target - d if forward else target + d
+        levels.append((target, source))
+        d *= 2
+    return levels
+
+
+def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_size=None):
+    """:func:`forward_backward_sequences`' fast path on scaled likelihoods.
+
+    ``lik = exp(frame_loglik - shift[:, None])`` with every row's largest
+    entry 1.  Returns ``resp, xi_sum, log_likelihoods, ok``; ``ok`` is False
+    when something is not finite (the caller then falls back to the
+    step-by-step recursions).
+    """
     n_samples, k = lik.shape
     lengths = np.asarray(lengths, dtype=np.intp)
     ends = np.cumsum(lengths)
     begins = ends - lengths
-    size = int(chunk_size or max(1, min(int(np.ceil(1.8 * np.sqrt(n_samples))), lengths.max())))
-    n_chunks = -(-lengths // size)  # per sequence
-    seq_of_chunk = np.repeat(np.arange(len(lengths)), n_chunks)
-    first_chunk = np.cumsum(n_chunks) - n_chunks
-    index_in_seq = np.arange(len(seq_of_chunk)) - first_chunk[seq_of_chunk]
-    n_total = len(seq_of_chunk)
-    # times of every chunk's steps; past a sequence's end, the
-    # sentinel row n_samples, whose likelihoods are ones
-    times = (begins[seq_of_chunk] + size * index_in_seq)[:, None] + np.arange(size)
-    times = np.where(times < ends[seq_of_chunk][:, None], times, n_samples)  # (chunks, size)
-    # and where each time's step is in the (size * chunks) steps
-    seq_of_time = np.repeat(np.arange(len(lengths)), lengths)
-    offset = np.arange(n_samples) - begins[seq_of_time]
-    position = (offset % size) * n_total + first_chunk[seq_of_time] + offset // size
-    # log of the smallest scaled likelihood of every step (a zero one is -inf)
-    with np.errstate(divide="ignore"):
-        smallest = np.log(reduce(np.minimum, lik.T))
-    bounds = np.take(np.append(smallest, 0.0), times).min(axis=0)
-    steps = np.take(np.vstack([lik, np.ones(k)]), times, axis=0).transpose(1, 0, 2).copy()  # (size, chunks, K)
-    renormalise = _renormalise_at(bounds)
-    # backward, a step shrinks the sum by at most the smallest column sum of A too
+    longest = int(lengths.max())
+    size = int(chunk_size or np.ceil(_CHUNK_FACTOR * np.sqrt(n_samples)))
+    size = max(1, min(size, longest))
+    n_chunks_of = -(-lengths // size)  # per sequence
+    n_total = int(n_chunks_of.sum())
+    first_chunk = np.cumsum(n_chunks_of) - n_chunks_of
+    last_chunk = first_chunk + n_chunks_of - 1
+    seq_of_chunk = np.repeat(np.arange(len(lengths)), n_chunks_of)
+    index_in_seq = np.arange(n_total) - first_chunk[seq_of_chunk]
+    first = np.zeros(n_total, dtype=bool)
+    first[first_chunk] = True
+    single = len(lengths) == 1
     transmat = np.asarray(transmat, dtype=float)
-    with np.errstate(divide="ignore"):
-        back_bounds = bounds + min(np.log(np.min(transmat.sum(axis=0))), 0.0)
-    renormalise_back = _renormalise_at(back_bounds[::-1])[::-1]  # after step s (in backward order)
-    first = index_in_seq == 0
-    transmat = np.asarray(transmat, dtype=float)
-    ones = np.ones(k)
-    tiny = np.finfo(float).tiny
+    startprob = np.asarray(startprob, dtype=float)
 
-    # 1. every chunk's transfer matrix, rows renormalised, log scale kept:
-    #    P_c = B D_{t0} A D_{t0+1} ... A D_{t_end}, with B = I for a sequence's first chunk, else A
-    prod = np.empty((n_total, k, k))
-    prod[:] = transmat
-    prod[first] = np.eye(k)
-    prod *= steps[0][:, None, :]
-    flat = prod.reshape(-1, k)
-    log_row_scale = np.zeros(n_total * k)
+    # step-major layout: steps[s, c] is step s of chunk c; every sequence
+    # starts a chunk, and the steps past its end (padding) have likelihood 1
+    # in every state, which changes neither pass; real[s, c] marks the others
+    steps = np.empty((size, n_total, k))
+    if single:
+        full, rest = divmod(n_samples, size)
+        # moved as K-float records, which NumPy copies faster than strided floats
+        record = np.dtype((np.void, 8 * k))
+        steps.view(record)[:, :full, 0] = np.ascontiguousarray(lik).view(record)[: full * size, 0].reshape(full, size).T
+        real = np.ones((size, n_total), dtype=bool)
+        if rest:
+            steps[:rest, full] = lik[full * size:]
+            steps[rest:, full] = 1.0
+            real[rest:, full] = False
+    else:
+        seq_of_time = np.repeat(np.arange(len(lengths)), lengths)
+        offset = np.arange(n_samples) - begins[seq_of_time]
+        position = (offset % size) * n_total + first_chunk[seq_of_time] + offset // size
+        flat = steps.reshape(-1, k)
+        flat[:] = 1.0
+        flat[position] = lik
+        real = np.zeros(size * n_total, dtype=bool)
+        real[position] = True
+        real = real.reshape(size, n_total)
+    # log of the smallest scaled likelihood at each step of the chunks
     with np.errstate(divide="ignore"):
+        bounds = np.log(steps.reshape(size, -1).min(axis=1))
+        back_bounds = bounds + min(np.log(np.min(transmat.sum(axis=0))), 0.0)
+    renormalise = _renormalise_at(bounds)
+    renormalise_back = _renormalise_at(back_bounds[::-1])[::-1]
+    ones = np.ones(k)
+
+    # 1. every chunk's transfer matrix P_c = B D_{t0} A D_{t0+1} ... A D_{t_end}
+    #    (B = I for a sequence's first chunk, else A), stored row-major across
+    #    chunks: prod[i, c] is row i of P_c, so that one matrix product with A
+    #    and one product with the step's likelihoods (both over contiguous
+    #    memory) advance every chunk; rows renormalised when underflow
+    #    threatens, their log scales kept
+    prod = transmat[:, None, :] * steps[0]
+    prod[:, first] = np.eye(k)[:, None, :] * steps[0, first]
+    spare = np.empty_like(prod)
+    log_row_scale = np.zeros((k, n_total))
+    with np.errstate(divide="ignore", invalid="ignore"):
         for s in range(size):
             if s > 0:
-                flat = flat @ transmat
-                flat.reshape(n_total, k, k).__imul__(steps[s][:, None, :])
+                np.matmul(prod.reshape(-1, k), transmat, out=spare.reshape(-1, k))
+                np.multiply(spare, steps[s], out=spare)
+                prod, spare = spare, prod
             if renormalise[s]:
-                sums = flat @ ones
-                log_row_scale += np.log(sums)
-                flat /= np.maximum(sums, tiny)[:, None]
-    prod = flat.reshape(n_total, k, k)
-    log_row_scale = log_row_scale.reshape(n_total, k)
+                sums = prod.reshape(-1, k) @ ones
+                log_row_scale += np.log(sums).reshape(k, n_total)
+                prod /= np.maximum(sums, _TINY).reshape(k, n_total, 1)
+        del spare
+        prod = prod.transpose(1, 0, 2).copy()  # (chunks, K, K)
+        log_row_scale = log_row_scale.T.copy()
 
-    # 2. each chunk's starting and ending vector: a pass over the chunks of each
-    #    sequence, all sequences at once, in log space
-    layers = [np.flatnonzero(index_in_seq == j) for j in range(n_chunks.max())]
-    pre = np.empty((n_total, k))  # alpha just before the chunk (startprob for a first chunk)
-    post = np.empty((n_total, k))  # beta at the chunk's last step
-    chunk_log_norm = np.empty(n_total)
-    vectors = np.tile(startprob, (len(lengths), 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for ids in layers:
-            seqs = seq_of_chunk[ids]
-            v = vectors[seqs]
-            pre[ids] = v
-            w = np.log(v) + log_row_scale[ids]
-            top = w.max(axis=1, keepdims=True)
-            u = np.matmul(np.exp(w - top)[:, None, :], prod[ids])[:, 0]
-            total = u @ ones
-            chunk_log_norm[ids] = top[:, 0] + np.log(total)
-            vectors[seqs] = u / total[:, None]
-        vectors[:] = 1.0
-        for ids in layers[::-1]:
-            seqs = seq_of_chunk[ids]
-            v = vectors[seqs]
-            post[ids] = v
-            w = np.log(np.matmul(prod[ids], v[:, :, None])[:, :, 0]) + log_row_scale[ids]
-            u = np.exp(w - w.max(axis=1, keepdims=True))
-            vectors[seqs] = u / (u @ ones)[:, None]
+        # 2. the forward vector at every chunk's end and the backward vector at
+        #    every chunk's start: two segmented scans of log depth over the chunks.
+        #    Forward: a sequence's first chunk takes startprob in (every row
+        #    becomes startprob P), so the prefix products' rows are the forward vectors.
+        fwd, fwd_scale = prod.copy(), log_row_scale.copy()
+        fwd[first_chunk], fwd_scale[first_chunk] = _combine(
+            np.broadcast_to(startprob, (len(first_chunk), k, k)), np.zeros((len(first_chunk), k)),
+            prod[first_chunk], log_row_scale[first_chunk])
+        for target, source in _scan_levels(index_in_seq, single, forward=True):
+            fwd[target], fwd_scale[target] = _combine(fwd[source], fwd_scale[source], fwd[target], fwd_scale[target])
+        #    Backward: a sequence's last chunk becomes P_c 1, kept in the scales
+        #    alone (rows 1/K), so the suffix products' scales are the backward vectors.
+        bwd, bwd_scale = prod, log_row_scale
+        bwd_scale[last_chunk] += np.log(bwd[last_chunk].sum(axis=2))
+        bwd[last_chunk] = 1.0 / k
+        for target, source in _scan_levels(n_chunks_of[seq_of_chunk] - 1 - index_in_seq, single, forward=False):
+            bwd[target], bwd_scale[target] = _combine(bwd[target], bwd_scale[target], bwd[source], bwd_scale[source])
+        # alpha just before each chunk (startprob for a first chunk), beta at each chunk's last step
+        pre = np.empty((n_total, k))
+        pre[1:] = fwd[:-1, 0]
+        pre[first] = startprob
+        post = np.ones((n_total, k))
+        inner = np.ones(n_total, dtype=bool)
+        inner[last_chunk] = False
+        following = bwd_scale[1:][inner[:-1]]
+        if len(following):
+            post[inner] = np.exp(following - following.max(axis=1, keepdims=True))
+        log_likelihoods = fwd_scale[last_chunk, 0]
+        del prod, bwd, fwd
 
-        # 3. the recursions in every chunk at once, from those vectors
+        # 3. both recursions in every chunk at once, from those vectors;
+        #    alpha[s] is the forward vector at step s, right[s] the backward
+        #    vector times the step's likelihoods
         alpha = np.empty((size, n_total, k))
-        v = pre @ transmat
-        v[first] = pre[first]
-        np.multiply(v, steps[0], out=alpha[0])
+        entering = pre @ transmat  # alpha[t-1] A at every chunk's first step
+        entering[first] = pre[first]
+        np.multiply(entering, steps[0], out=alpha[0])
         for s in range(1, size):
             v = alpha[s - 1]
             if renormalise[s - 1]:
                 v = v / (v @ ones)[:, None]
-            np.multiply(v @ transmat, steps[s], out=alpha[s])
-        beta = np.empty((size, n_total, k))
-        beta[-1] = post
+            np.matmul(v, transmat, out=alpha[s])
+            alpha[s] *= steps[s]
+        right = np.empty((size, n_total, k))
+        v = post
         transposed = transmat.T
-        for s in range(size - 1, 0, -1):
-            v = beta[s]
-            if renormalise_back[s + 1] if s + 1 < size else False:
-                v = v / (v @ ones)[:, None]
-            np.matmul(v * steps[s], transposed, out=beta[s - 1])
-    # back to time order (the padding is dropped)
-    alpha = np.take(alpha.reshape(-1, k), position, axis=0)
-    beta = np.take(beta.reshape(-1, k), position, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # alpha and beta are known up to a factor per step, which cancels here
-        resp = alpha * beta
-        resp /= (resp @ ones)[:, None]
-        # xi_t(i, j) ∝ alpha[t-1, i] A[i, j] lik[t, j] beta[t, j], for t past each sequence's start
-        right = lik[1:] * beta[1:]
-        weight = 1.0 / (((alpha[:-1] @ transmat) * right) @ ones)
-        weight[begins[1:] - 1] = 0.0
-        xi_sum = transmat * ((alpha[:-1] * weight[:, None]).T @ right)
-    log_likelihoods = np.bincount(seq_of_chunk, weights=chunk_log_norm, minlength=len(lengths))
-    log_likelihoods += np.add.reduceat(shift, begins) if len(begins) else 0.0
-    ok = np.isfinite(log_likelihoods).all() and np.isfinite(resp).all() and np.isfinite(xi_sum).all()
+        for s in range(size - 1, -1, -1):
+            if s + 1 < size and renormalise_back[s + 1]:
+                v /= (v @ ones)[:, None]
+            np.multiply(v, steps[s], out=right[s])
+            if s > 0:
+                v = right[s] @ transposed
+
+        # resp[t] ∝ alpha[t] beta[t] = (alpha[t-1] A) right[t], and
+        # xi_t(i, j) ∝ alpha[t-1, i] A[i, j] right[t, j] has the same normaliser
+        # sum_j (alpha[t-1] A)_j right[t, j]: one pass gives both
+        resp = np.empty((size, n_total, k))
+        np.matmul(alpha[:-1].reshape(-1, k), transmat, out=resp[1:].reshape(-1, k))
+        resp[0] = entering
+        resp *= right
+        weight = 1.0 / (resp.reshape(-1, k) @ ones)
+        resp *= weight.reshape(size, n_total, 1)
+        weight[~real.reshape(-1)] = 0.0  # padding
+        weight = weight.reshape(size, n_total)
+        # pairs inside the chunks, then those across chunk boundaries (not
+        # across a sequence's start)
+        within = alpha[:-1].reshape(-1, k).T @ (right[1:] * weight[1:, :, None]).reshape(-1, k)
+        # (across a boundary, alpha[t-1] is pre: the same vector as in resp's normaliser)
+        across = pre[~first].T @ (right[0] * weight[0, :, None])[~first]
+        xi_sum = transmat * (within + across)
+        if single:
+            record = np.dtype((np.void, 8 * k))
+            resp = resp.view(record)[:, :, 0].T.reshape(-1)[:n_samples].view(float).reshape(n_samples, k)
+        else:
+            resp = resp.reshape(-1, k)[position]
+        sums = weight[real]
+    log_likelihoods = log_likelihoods + (np.add.reduceat(shift, begins) if len(begins) else 0.0)
+    ok = np.isfinite(log_likelihoods).all() and np.isfinite(sums).all() and np.isfinite(xi_sum).all()
     return resp, xi_sum, log_likelihoods, ok
 
 
@@ -385,8 +509,10 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
         Summed over all sequences.
     log_likelihoods : ndarray of shape (n_sequences,)
     """
+    frame_loglik = np.asarray(frame_loglik, dtype=float)
+    lik, shift = _scaled_likelihoods(frame_loglik)
     resp, xi_sum, log_likelihoods, finite = _forward_backward_chunked(
-        frame_loglik, lengths, startprob, transmat, chunk_size)
+        lik, shift, lengths, startprob, transmat, chunk_size)
     if finite:
         return resp, xi_sum, log_likelihoods
     xi_sum = np.zeros_like(xi_sum)
