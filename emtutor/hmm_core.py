@@ -25,6 +25,7 @@ Three implementations of the same recursions live here:
 
 from __future__ import annotations
 
+import threading
 from functools import reduce
 
 import numpy as np
@@ -61,7 +62,7 @@ def _check_inputs(frame_loglik, startprob=None, transmat=None) -> np.ndarray:
     return frame_loglik
 
 
-def _scaled_likelihoods(frame_loglik):
+def _scaled_likelihoods(frame_loglik, out=None):
     """``exp(frame_loglik - max_k)`` and the per-step maxima.
 
     Subtracting the largest log-likelihood of each step keeps the largest
@@ -76,7 +77,8 @@ def _scaled_likelihoods(frame_loglik):
             f"observation {t} has probability zero under every state (or its log-density "
             "is not finite); the parameters cannot explain the data"
         )
-    return np.exp(frame_loglik - shift[:, None]), shift
+    lik = np.subtract(frame_loglik, shift[:, None], out=out)
+    return np.exp(lik, out=lik), shift
 
 
 def forward(frame_loglik, startprob, transmat):
@@ -199,9 +201,39 @@ _LOG_FLOOR = -700.0
 
 
 _TINY = np.finfo(float).tiny
+_HUGE = np.finfo(float).max
 
 #: Default chunk length as a multiple of sqrt(n_samples).
 _CHUNK_FACTOR = 0.6
+
+
+#: Scratch arrays kept between calls, per thread (see :func:`_scratch`).
+_SCRATCH = threading.local()
+
+#: Largest scratch array kept (bytes); bigger ones are allocated afresh.
+_SCRATCH_LIMIT = 64 * 2**20
+
+
+def _scratch(name, shape):
+    """An uninitialised float array of ``shape``, reused from the previous call.
+
+    Baum–Welch calls the E-step with arrays of the same size at every
+    iteration.  Fresh multi-megabyte arrays make the allocator hand memory
+    back to the operating system and ask for it again, and the page faults
+    cost about as much as the forward–backward arithmetic itself; reusing
+    the previous call's array (one per name and thread, at most
+    :data:`_SCRATCH_LIMIT` bytes each) avoids that.
+    """
+    size = int(np.prod(shape))
+    if 8 * size > _SCRATCH_LIMIT:
+        return np.empty(shape)
+    store = getattr(_SCRATCH, "arrays", None)
+    if store is None:
+        store = _SCRATCH.arrays = {}
+    buffer = store.get(name)
+    if buffer is None or buffer.size < size:
+        buffer = store[name] = np.empty(size)
+    return buffer[:size].reshape(shape)
 
 
 def _renormalise_at(bounds):
@@ -213,15 +245,16 @@ def _renormalise_at(bounds):
     the accumulated shrinkage below ``_LOG_FLOOR`` keeps every row far from
     underflow while skipping most of the work.
     """
-    after = np.zeros(len(bounds), dtype=bool)
+    bounds = np.asarray(bounds, dtype=float).tolist()  # Python floats: a quicker loop
+    after = [False] * len(bounds)
     total = 0.0
-    for s, b in enumerate(bounds):
-        total += b
-        if s + 1 < len(bounds) and total + bounds[s + 1] < _LOG_FLOOR:
+    for s in range(len(bounds) - 1):
+        total += bounds[s]
+        if total + bounds[s + 1] < _LOG_FLOOR:
             after[s] = True
             total = 0.0
     after[-1] = True
-    return after
+    return np.array(after)
 
 
 def _combine_exact(left, left_scale, right, right_scale):
@@ -259,18 +292,19 @@ def _combine(left, left_scale, right, right_scale):
     (:func:`_combine_exact`).  Returns the normalised product and its rows'
     log scales.
     """
+    n, k = right_scale.shape
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        top = right_scale.max(axis=1)
-        top[~np.isfinite(top)] = 0.0  # a matrix with no mass stays zero
+        # (a matrix with no mass: every factor 0, every row redone below)
+        top = np.maximum(reduce(np.maximum, right_scale.T), -_HUGE)
         factor = np.exp(right_scale - top[:, None])
         product = np.matmul(left * factor[:, None, :], right)
-        sums = product.sum(axis=2)
-        low = sums < _COMBINE_FLOOR
+        sums = (product.reshape(-1, k) @ np.ones(k)).reshape(n, k)
         product /= np.maximum(sums, _TINY)[:, :, None]
-        scale = top[:, None] + np.log(sums)
+        scale = np.log(sums)
+        scale += top[:, None]
         scale += left_scale
-    redo = np.flatnonzero(low.any(axis=1))
-    if len(redo):
+    if sums.min() < _COMBINE_FLOOR:
+        redo = np.flatnonzero((sums < _COMBINE_FLOOR).any(axis=1))
         product[redo], scale[redo] = _combine_exact(left[redo], left_scale[redo], right[redo], right_scale[redo])
     return product, scale
 
@@ -329,7 +363,7 @@ def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_si
     # step-major layout: steps[s, c] is step s of chunk c; every sequence
     # starts a chunk, and the steps past its end (padding) have likelihood 1
     # in every state, which changes neither pass; real[s, c] marks the others
-    steps = np.empty((size, n_total, k))
+    steps = _scratch("steps", (size, n_total, k))
     if single:
         full, rest = divmod(n_samples, size)
         # moved as K-float records, which NumPy copies faster than strided floats
@@ -415,7 +449,7 @@ def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_si
         # 3. both recursions in every chunk at once, from those vectors;
         #    alpha[s] is the forward vector at step s, right[s] the backward
         #    vector times the step's likelihoods
-        alpha = np.empty((size, n_total, k))
+        alpha = _scratch("alpha", (size, n_total, k))
         entering = pre @ transmat  # alpha[t-1] A at every chunk's first step
         entering[first] = pre[first]
         np.multiply(entering, steps[0], out=alpha[0])
@@ -425,7 +459,7 @@ def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_si
                 v = v / (v @ ones)[:, None]
             np.matmul(v, transmat, out=alpha[s])
             alpha[s] *= steps[s]
-        right = np.empty((size, n_total, k))
+        right = _scratch("right", (size, n_total, k))
         v = post
         transposed = transmat.T
         for s in range(size - 1, -1, -1):
@@ -433,12 +467,12 @@ def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_si
                 v /= (v @ ones)[:, None]
             np.multiply(v, steps[s], out=right[s])
             if s > 0:
-                v = right[s] @ transposed
+                np.matmul(right[s], transposed, out=v)
 
         # resp[t] ∝ alpha[t] beta[t] = (alpha[t-1] A) right[t], and
         # xi_t(i, j) ∝ alpha[t-1, i] A[i, j] right[t, j] has the same normaliser
         # sum_j (alpha[t-1] A)_j right[t, j]: one pass gives both
-        resp = np.empty((size, n_total, k))
+        resp = steps  # the likelihoods are no longer needed
         np.matmul(alpha[:-1].reshape(-1, k), transmat, out=resp[1:].reshape(-1, k))
         resp[0] = entering
         resp *= right
@@ -446,31 +480,35 @@ def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_si
         resp *= weight.reshape(size, n_total, 1)
         weight[~real.reshape(-1)] = 0.0  # padding
         weight = weight.reshape(size, n_total)
+        right *= weight[:, :, None]
         # pairs inside the chunks, then those across chunk boundaries (not
-        # across a sequence's start)
-        within = alpha[:-1].reshape(-1, k).T @ (right[1:] * weight[1:, :, None]).reshape(-1, k)
-        # (across a boundary, alpha[t-1] is pre: the same vector as in resp's normaliser)
-        across = pre[~first].T @ (right[0] * weight[0, :, None])[~first]
+        # across a sequence's start; there alpha[t-1] is pre, the same vector
+        # as in resp's normaliser)
+        within = alpha[:-1].reshape(-1, k).T @ right[1:].reshape(-1, k)
+        across = pre[~first].T @ right[0, ~first]
         xi_sum = transmat * (within + across)
-        if single:
+        if single:  # back to time order, into a new array (resp is a scratch array)
             record = np.dtype((np.void, 8 * k))
-            resp = resp.view(record)[:, :, 0].T.reshape(-1)[:n_samples].view(float).reshape(n_samples, k)
+            chunks = resp.view(record)[:, :, 0].T  # (chunks, size) of K-float records
+            resp = np.empty((n_samples, k))
+            records = resp.view(record)[:, 0]
+            records[: full * size].reshape(full, size)[:] = chunks[:full]
+            records[full * size:] = chunks[full, :rest] if rest else records[:0]
         else:
             resp = resp.reshape(-1, k)[position]
-        sums = weight[real]
     log_likelihoods = log_likelihoods + (np.add.reduceat(shift, begins) if len(begins) else 0.0)
-    ok = np.isfinite(log_likelihoods).all() and np.isfinite(sums).all() and np.isfinite(xi_sum).all()
+    ok = np.isfinite(log_likelihoods).all() and np.isfinite(weight).all() and np.isfinite(xi_sum).all()
     return resp, xi_sum, log_likelihoods, ok
 
 
-def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk_size=None):
+def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk_size=None, *, scaled=None):
     """Posteriors and log-likelihoods of many sequences at once, chunk-parallel.
 
     The scaled recursions :eq:`hmm-forward-scaled` and
     :eq:`hmm-backward-scaled` are linear in the vectors they carry:
     ``alpha[t] ∝ alpha[t-1] M_t`` and ``beta[t-1] ∝ M_t beta[t]`` with the same
     matrix ``M_t = A diag(lik[t])``.  Every sequence is cut into chunks of
-    ``chunk_size`` steps (default about ``1.8 sqrt(n_samples)``, at most the
+    ``chunk_size`` steps (default about ``0.6 sqrt(n_samples)``, at most the
     longest sequence), and
 
     1. every chunk's transfer matrix, the product of its ``M_t``, is built
@@ -478,29 +516,36 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
        rows renormalised, with their log scales kept, only as often as
        underflow could threaten: each step shrinks a row by at most its
        smallest scaled likelihood);
-    2. a pass over the chunks of each sequence (all sequences at once)
-       carries the forward vector to every chunk's start and, in reverse,
-       the backward vector to every chunk's end, through those matrices
-       and in log space; the forward pass's normalisers add up to the
-       log-likelihood;
+    2. two scans of log depth over the chunks of each sequence (all
+       sequences at once) combine those matrices into the forward vector at
+       every chunk's end and the backward vector at every chunk's start
+       (:func:`_combine`: rows' scales kept as logarithms); the forward
+       scan's scales are the log-likelihoods;
     3. both recursions are rerun in all chunks at once from those vectors.
 
-    That is about ``20 sqrt(T)`` NumPy operations instead of ``T`` Python
-    steps, and one transfer matrix per chunk serves both directions.  The
-    results equal the step-by-step recursions' to rounding.  Should a
-    sequence be so extreme that something here is not finite, that
-    sequence is computed step by step (:func:`forward` and :func:`backward`),
-    which also raises the error for a sequence of probability zero.
+    That is a few thousand NumPy operations at ``T = 10^5`` instead of ``T``
+    Python steps, and one transfer matrix per chunk serves both directions.
+    The results equal the step-by-step recursions' to rounding.  Should a
+    sequence be so extreme that something here is not finite, the
+    sequences are computed step by step (:func:`forward` and
+    :func:`backward`), which also raises the error for a sequence of
+    probability zero.
 
     Parameters
     ----------
-    frame_loglik : array of shape (n_samples, n_components)
-        The sequences one after the other.
+    frame_loglik : array of shape (n_samples, n_components), or None
+        The sequences one after the other.  May be None when ``scaled`` is
+        given (the step-by-step fallback then uses ``log(lik) + shift``).
     lengths : array of int
         Their lengths, summing to ``n_samples``.
     startprob : array of shape (n_components,)
     transmat : array of shape (n_components, n_components)
     chunk_size : int, optional
+    scaled : tuple (lik, shift), optional
+        ``shift[t] = max_k frame_loglik[t, k]`` (finite) and
+        ``lik = exp(frame_loglik - shift[:, None])``, when the caller can
+        compute them more cheaply than from ``frame_loglik`` (a categorical
+        model looks them up per symbol).
 
     Returns
     -------
@@ -509,12 +554,17 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
         Summed over all sequences.
     log_likelihoods : ndarray of shape (n_sequences,)
     """
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
-    lik, shift = _scaled_likelihoods(frame_loglik)
+    if scaled is None:
+        frame_loglik = np.asarray(frame_loglik, dtype=float)
+        scaled = _scaled_likelihoods(frame_loglik, out=_scratch("lik", frame_loglik.shape))
+    lik, shift = scaled
     resp, xi_sum, log_likelihoods, finite = _forward_backward_chunked(
         lik, shift, lengths, startprob, transmat, chunk_size)
     if finite:
         return resp, xi_sum, log_likelihoods
+    if frame_loglik is None:
+        with np.errstate(divide="ignore"):
+            frame_loglik = np.log(lik) + shift[:, None]
     xi_sum = np.zeros_like(xi_sum)
     begin = 0
     for s, n in enumerate(lengths):

@@ -681,3 +681,23 @@ def test_chunk_scan_combines_operators_whose_rows_differ_by_thousands_of_orders(
     rows = np.einsum("nij,nj,njk->nik", left[:, 1:], np.exp(right_scale - top), right)
     np.testing.assert_allclose(product[:, 1:], rows / rows.sum(axis=2, keepdims=True), rtol=1e-13)
     np.testing.assert_allclose(scale[:, 1:], left_scale[:, 1:] + top + np.log(rows.sum(axis=2)), rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_samples, chunk", [(40, None), (40, 40), (40, 7), (1000, None)])
+def test_results_do_not_share_the_scratch_arrays_reused_by_the_next_call(n_samples, chunk):
+    # forward_backward_sequences keeps its big work arrays between calls; what
+    # it returns must stay as it was when the next call (another E-step) runs
+    rng = np.random.default_rng(3)
+    params = random_categorical(rng, 3, 4)
+    x = hmm.sample(params, n_samples, rng)[0]
+    frame = hmm.frame_log_likelihood(x, params)
+    first = hmm_core.forward_backward_sequences(frame, [n_samples], params.startprob, params.transmat, chunk)
+    kept = [np.copy(a) for a in first]
+    other = hmm.frame_log_likelihood(np.roll(x, 1), params)
+    hmm_core.forward_backward_sequences(other, [n_samples], params.startprob, params.transmat, chunk)
+    hmm_core.forward_backward_sequences(other, [n_samples // 2, n_samples - n_samples // 2], params.startprob,
+                                        params.transmat, chunk)
+    for a, b in zip(first, kept):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(first[0], hmm_core.forward_backward(frame, params.startprob, params.transmat,
+                                                                   "scaled")[0], atol=1e-12)
