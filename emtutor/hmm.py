@@ -522,7 +522,7 @@ def m_step(data: Sequences, stats: HMMStats, params, *, learn: str | None = None
 
 def _gaussian_m_step(X, resp, old, learn, reg_covar, covariance_type):
     """Means and covariances: :func:`emtutor.gmm.m_step` on the states with expected counts."""
-    counts = resp.sum(axis=0)  # N_k
+    counts = gmm._column_sums(resp)  # N_k
     used = counts > _MIN_COUNT
     if not ("m" in learn or "c" in learn) or not np.any(used):
         return old.means, old.covariances
