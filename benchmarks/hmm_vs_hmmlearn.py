@@ -136,8 +136,8 @@ def main():
     data = ROOT / "book" / "data"
     with open(data / "hmm_benchmark.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["emission", "T", "K", "emtutor_ms", "hmmlearn_log_ms", "ratio_log",
-                         "hmmlearn_scaling_ms", "ratio_scaling"])
+        writer.writerow(["emission", "T", "K", "emtutor ms", "hmmlearn log ms", "ratio to log",
+                         "hmmlearn scaling ms", "ratio to scaling"])
         writer.writerows(rows)
     command = "python benchmarks/hmm_vs_hmmlearn.py " + " ".join(sys.argv[1:])
     (data / "hmm_benchmark_env.txt").write_text("\n".join([command] + env) + "\n")

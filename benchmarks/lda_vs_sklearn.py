@@ -107,7 +107,7 @@ def main():
             ours = time_emtutor(X, k, args.iters, inner, inner_tol, alpha, eta)
             theirs = time_sklearn(X, k, args.iters, inner, inner_tol, alpha, eta)
             ratios.append(theirs / ours)
-            table.append([name, setting, f"{1e3 * ours:.4g}", f"{1e3 * theirs:.4g}", f"{ours / theirs:.2f}"])
+            table.append([name, setting, f"{1e3 * ours:.0f}", f"{1e3 * theirs:.0f}", f"{ours / theirs:.2f}"])
             print(f"{name:30s} {setting:10s} {ours:9.3f} {theirs:9.3f} {theirs / ours:7.1f}", flush=True)
     print(f"ratio = scikit-learn / emtutor; goal >= 1: {'met' if min(ratios) >= 1 else 'NOT met'} "
           f"(smallest {min(ratios):.1f})")
@@ -116,7 +116,7 @@ def main():
     data = ROOT / "book" / "data"
     with open(data / "lda_benchmark.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["corpus", "E-step budget", "emtutor_ms", "sklearn_ms", "emtutor_over_sklearn"])
+        writer.writerow(["corpus", "E-step", "emtutor ms", "scikit-learn ms", "emtutor / scikit-learn"])
         writer.writerows(table)
     command = "python benchmarks/lda_vs_sklearn.py " + " ".join(sys.argv[1:])
     (data / "lda_benchmark_env.txt").write_text("\n".join([command, f"mean of {args.iters} EM iterations per "
