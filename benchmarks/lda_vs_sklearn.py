@@ -16,21 +16,30 @@ Corpora: the bars data set (D = 2000, V = 25, K = 10) and a sparse synthetic
 LDA corpus (D = 5000, V = 5000, K = 20, about 100 words per document).
 Goal: ratio = scikit-learn / emtutor >= 1 (emtutor no slower).
 
-Run:  .venv/bin/python benchmarks/lda_vs_sklearn.py [--iters N] [--quick]
-(``--quick``: one iteration per measurement.)
+Run:  .venv/bin/python benchmarks/lda_vs_sklearn.py [--iters N] [--quick] [--no-write]
+(``--quick``: one iteration per measurement.)  It writes the table to
+``book/data/lda_benchmark.csv`` and the machine's description to
+``book/data/lda_benchmark_env.txt`` for the Performance page
+(``--no-write``: print only).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import LatentDirichletAllocation as SklearnLDA
 
 from emtutor import ConvergenceWarning, datasets, lda
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gmm_vs_sklearn import ROOT, environment  # noqa: E402
 
 
 def synthetic_corpus(n_docs=5000, n_words=5000, n_topics=20, mean_length=100, seed=0):
@@ -76,7 +85,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=3, help="EM iterations per measurement (default 3)")
     parser.add_argument("--quick", action="store_true", help="one EM iteration per measurement")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not update the book's data")
     args = parser.parse_args()
+    env = environment()
+    print("\n".join(env))
+    table = []
     if args.quick:
         args.iters = 1
 
@@ -94,9 +107,21 @@ def main():
             ours = time_emtutor(X, k, args.iters, inner, inner_tol, alpha, eta)
             theirs = time_sklearn(X, k, args.iters, inner, inner_tol, alpha, eta)
             ratios.append(theirs / ours)
+            table.append([name, setting, f"{1e3 * ours:.0f}", f"{1e3 * theirs:.0f}", f"{ours / theirs:.2f}"])
             print(f"{name:30s} {setting:10s} {ours:9.3f} {theirs:9.3f} {theirs / ours:7.1f}", flush=True)
     print(f"ratio = scikit-learn / emtutor; goal >= 1: {'met' if min(ratios) >= 1 else 'NOT met'} "
           f"(smallest {min(ratios):.1f})")
+    if args.no_write:
+        return
+    data = ROOT / "book" / "data"
+    with open(data / "lda_benchmark.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["corpus", "E-step", "emtutor ms", "scikit-learn ms", "emtutor / scikit-learn"])
+        writer.writerows(table)
+    command = "python benchmarks/lda_vs_sklearn.py " + " ".join(sys.argv[1:])
+    (data / "lda_benchmark_env.txt").write_text("\n".join([command, f"mean of {args.iters} EM iterations per "
+                                                           "measurement"] + env) + "\n")
+    print("wrote book/data/lda_benchmark.csv and book/data/lda_benchmark_env.txt")
 
 
 if __name__ == "__main__":

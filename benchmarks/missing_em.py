@@ -14,8 +14,11 @@ checked to agree, and the script prints the ratios.  The goal (issue 7): at
 n = 1e5, d = 20 emtutor is at least 20x faster than the per-row loop, and
 its cost grows linearly in n.
 
-Run: .venv/bin/python benchmarks/missing_em.py [--quick]
+Run: .venv/bin/python benchmarks/missing_em.py [--quick] [--no-write]
 (timings are best-of-several for emtutor, a single run for the slow loops.)
+It writes the table to ``book/data/missing_benchmark.csv`` and the machine's
+description to ``book/data/missing_benchmark_env.txt`` for the Performance
+page (``--no-write``: print only).
 """
 
 from __future__ import annotations
@@ -30,10 +33,16 @@ import time
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import csv
+from pathlib import Path
+
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from emtutor import missing
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gmm_vs_sklearn import ROOT, environment  # noqa: E402
 
 
 def make_data(n, d, rate=0.2, seed=0):
@@ -110,6 +119,12 @@ def iteration_per_pattern(X, params):
     return (new_mean, (c.T @ c + correction) / used.sum()), ll
 
 
+def milliseconds(seconds):
+    """A time in milliseconds, to three digits or so, without exponents (for the book's table)."""
+    ms = 1e3 * seconds
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
+
+
 def best_time(fn, repeats):
     best = np.inf
     for _ in range(repeats):
@@ -119,11 +134,14 @@ def best_time(fn, repeats):
     return best, out
 
 
-def main(quick=False):
+def main(quick=False, write=True):
+    env = environment()
+    print("\n".join(env))
     sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     print(f"{'n':>7} {'d':>3} {'patterns':>8} {'group s':>8} {'emtutor s':>10} {'pattern s':>10} "
           f"{'row s':>8} {'row/emt':>8} {'pat/emt':>8} {'emt us/row':>10}")
     rows_out = []
+    table = []
     for d in (5, 20):
         for n in sizes:
             X = make_data(n, d)
@@ -138,6 +156,8 @@ def main(quick=False):
                 np.testing.assert_allclose(other[1], p_emt.covariance, rtol=1e-9, atol=1e-9)
                 assert abs(ll - ll_emt) <= 1e-9 * abs(ll_emt)
             rows_out.append((n, d, t_emt))
+            table.append([n, d, data.n_patterns, milliseconds(t_emt), milliseconds(t_pat), milliseconds(t_row),
+                          f"{t_pat / t_emt:.0f}", f"{t_row / t_emt:.0f}"])
             print(f"{n:>7} {d:>3} {data.n_patterns:>8} {t_group:>8.4f} {t_emt:>10.4f} {t_pat:>10.4f} "
                   f"{t_row:>8.3f} {t_row / t_emt:>8.1f} {t_pat / t_emt:>8.1f} {1e6 * t_emt / n:>10.2f}",
                   flush=True)
@@ -150,7 +170,18 @@ def main(quick=False):
         )
         print(f"d={d}: emtutor cost growth: {growth}")
     print("(results of the three implementations agree to 1e-9)")
+    if not write:
+        return
+    data_dir = ROOT / "book" / "data"
+    with open(data_dir / "missing_benchmark.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["n", "d", "patterns", "emtutor ms", "pattern loop ms", "row loop ms", "pattern loop / emtutor",
+                         "row loop / emtutor"])
+        writer.writerows(table)
+    command = "python benchmarks/missing_em.py " + " ".join(sys.argv[1:])
+    (data_dir / "missing_benchmark_env.txt").write_text("\n".join([command] + env) + "\n")
+    print("wrote book/data/missing_benchmark.csv and book/data/missing_benchmark_env.txt")
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    main(quick="--quick" in sys.argv, write="--no-write" not in sys.argv)

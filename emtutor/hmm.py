@@ -345,11 +345,26 @@ def frame_log_likelihood(X, params, *, covariance_type: str = "diag") -> np.ndar
     """
     if isinstance(params, CategoricalHMMParams):
         with np.errstate(divide="ignore"):  # a zero emission probability is log 0 = -inf
-            return np.log(params.emissionprob).T[X]
+            return np.take(np.ascontiguousarray(np.log(params.emissionprob).T), X, axis=0)
     try:
         return gmm.log_gaussian_density(X, params.means, params.covariances, covariance_type)
     except gmm.CollapsedComponentError as exc:
         raise _state_collapsed(exc, exc.component) from None
+
+
+def _scaled_symbol_likelihoods(X, params: CategoricalHMMParams):
+    """A categorical model's scaled likelihoods for :func:`emtutor.hmm_core.forward_backward_sequences`.
+
+    ``emissionprob[k, x_t] / max_j emissionprob[j, x_t]`` and the log of that
+    maximum, each one lookup per step; None when some symbol has probability
+    zero in every state (the log-likelihood path then names the step).
+    """
+    top = params.emissionprob.max(axis=0)
+    if not np.all(top > 0):
+        return None
+    table = np.ascontiguousarray((params.emissionprob / top).T)
+    lik = np.take(table, X, axis=0, out=hmm_core._scratch("lik", (len(X), len(table[0]))))
+    return lik, np.take(np.log(top), X)
 
 
 def _state_collapsed(exc, state) -> gmm.CollapsedComponentError:
@@ -377,13 +392,15 @@ def posteriors(data: Sequences, params, *, covariance_type: str = "diag", method
     start_sum : ndarray of shape (n_components,)
     log_likelihoods : ndarray of shape (n_sequences,)
     """
-    frame = frame_log_likelihood(data.X, params, covariance_type=covariance_type)
     k = len(params.startprob)
     if method == "chunked":  # all sequences at once
+        scaled = _scaled_symbol_likelihoods(data.X, params) if isinstance(params, CategoricalHMMParams) else None
+        frame = None if scaled else frame_log_likelihood(data.X, params, covariance_type=covariance_type)
         resp, xi_sum, log_likelihoods = hmm_core.forward_backward_sequences(
-            frame, data.lengths, params.startprob, params.transmat)
+            frame, data.lengths, params.startprob, params.transmat, scaled=scaled)
         start_sum = resp[np.cumsum(data.lengths) - data.lengths].sum(axis=0)
         return resp, xi_sum, start_sum, log_likelihoods
+    frame = frame_log_likelihood(data.X, params, covariance_type=covariance_type)
     resp = np.empty_like(frame)
     xi_sum = np.zeros((k, k))
     start_sum = np.zeros(k)
@@ -505,7 +522,7 @@ def m_step(data: Sequences, stats: HMMStats, params, *, learn: str | None = None
 
 def _gaussian_m_step(X, resp, old, learn, reg_covar, covariance_type):
     """Means and covariances: :func:`emtutor.gmm.m_step` on the states with expected counts."""
-    counts = resp.sum(axis=0)  # N_k
+    counts = gmm._column_sums(resp)  # N_k
     used = counts > _MIN_COUNT
     if not ("m" in learn or "c" in learn) or not np.any(used):
         return old.means, old.covariances

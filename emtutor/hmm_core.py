@@ -25,6 +25,7 @@ Three implementations of the same recursions live here:
 
 from __future__ import annotations
 
+import threading
 from functools import reduce
 
 import numpy as np
@@ -61,7 +62,7 @@ def _check_inputs(frame_loglik, startprob=None, transmat=None) -> np.ndarray:
     return frame_loglik
 
 
-def _scaled_likelihoods(frame_loglik):
+def _scaled_likelihoods(frame_loglik, out=None):
     """``exp(frame_loglik - max_k)`` and the per-step maxima.
 
     Subtracting the largest log-likelihood of each step keeps the largest
@@ -76,7 +77,8 @@ def _scaled_likelihoods(frame_loglik):
             f"observation {t} has probability zero under every state (or its log-density "
             "is not finite); the parameters cannot explain the data"
         )
-    return np.exp(frame_loglik - shift[:, None]), shift
+    lik = np.subtract(frame_loglik, shift[:, None], out=out)
+    return np.exp(lik, out=lik), shift
 
 
 def forward(frame_loglik, startprob, transmat):
@@ -198,6 +200,42 @@ def backward_log(frame_loglik, transmat):
 _LOG_FLOOR = -700.0
 
 
+_TINY = np.finfo(float).tiny
+_HUGE = np.finfo(float).max
+
+#: Default chunk length as a multiple of sqrt(n_samples).
+_CHUNK_FACTOR = 0.6
+
+
+#: Scratch arrays kept between calls, per thread (see :func:`_scratch`).
+_SCRATCH = threading.local()
+
+#: Largest scratch array kept (bytes); bigger ones are allocated afresh.
+_SCRATCH_LIMIT = 64 * 2**20
+
+
+def _scratch(name, shape):
+    """An uninitialised float array of ``shape``, reused from the previous call.
+
+    Baum–Welch calls the E-step with arrays of the same size at every
+    iteration.  Fresh multi-megabyte arrays make the allocator hand memory
+    back to the operating system and ask for it again, and the page faults
+    cost about as much as the forward–backward arithmetic itself; reusing
+    the previous call's array (one per name and thread, at most
+    :data:`_SCRATCH_LIMIT` bytes each) avoids that.
+    """
+    size = int(np.prod(shape))
+    if 8 * size > _SCRATCH_LIMIT:
+        return np.empty(shape)
+    store = getattr(_SCRATCH, "arrays", None)
+    if store is None:
+        store = _SCRATCH.arrays = {}
+    buffer = store.get(name)
+    if buffer is None or buffer.size < size:
+        buffer = store[name] = np.empty(size)
+    return buffer[:size].reshape(shape)
+
+
 def _renormalise_at(bounds):
     """Steps after which the rows must be renormalised, from per-step bounds.
 
@@ -207,146 +245,270 @@ def _renormalise_at(bounds):
     the accumulated shrinkage below ``_LOG_FLOOR`` keeps every row far from
     underflow while skipping most of the work.
     """
-    after = np.zeros(len(bounds), dtype=bool)
+    bounds = np.asarray(bounds, dtype=float).tolist()  # Python floats: a quicker loop
+    after = [False] * len(bounds)
     total = 0.0
-    for s, b in enumerate(bounds):
-        total += b
-        if s + 1 < len(bounds) and total + bounds[s + 1] < _LOG_FLOOR:
+    for s in range(len(bounds) - 1):
+        total += bounds[s]
+        if total + bounds[s + 1] < _LOG_FLOOR:
             after[s] = True
             total = 0.0
     after[-1] = True
-    return after
+    return np.array(after)
 
 
-def _forward_backward_chunked(frame_loglik, lengths, startprob, transmat, chunk_size=None):
-    """:func:`forward_backward_sequences`' fast path; its last result says whether all is finite."""
-    frame_loglik = np.asarray(frame_loglik, dtype=float)
-    lik, shift = _scaled_likelihoods(frame_loglik)
+def _combine_exact(left, left_scale, right, right_scale):
+    """:func:`_combine` with every row's terms weighted in log space (exact whatever the scales)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.log(left)
+        weights += right_scale[:, None, :]
+        top = weights.max(axis=2)
+        top[~np.isfinite(top)] = 0.0  # a row with no mass stays zero
+        weights -= top[:, :, None]
+        np.exp(weights, out=weights)
+        product = np.matmul(weights, right)
+        sums = product.sum(axis=2)
+        product /= np.maximum(sums, _TINY)[:, :, None]
+        scale = left_scale + top + np.log(sums)
+    return product, scale
+
+
+#: A product row whose sum falls below this was weighted with factors that
+#: may have underflowed; it is recomputed exactly.
+_COMBINE_FLOOR = 1e-250
+
+
+def _combine(left, left_scale, right, right_scale):
+    """The product of two stacks of chunk operators ``diag(e^s) P`` with normalised rows.
+
+    ``left`` and ``right`` are stacks of ``K x K`` matrices whose rows sum
+    to 1 (or 0), ``left_scale`` and ``right_scale`` the logs of their rows'
+    true sums.  Row ``i`` of the product is ``sum_j left[i, j]
+    e^{right_scale[j]} right[j]``.  The factors ``e^{right_scale[j]}`` are
+    taken relative to the largest of each matrix; where right's rows differ
+    by so many orders of magnitude that a product row's weighted terms could
+    underflow (its sum falls below :data:`_COMBINE_FLOOR`), that matrix is
+    recomputed with each row's terms weighted in log space
+    (:func:`_combine_exact`).  Returns the normalised product and its rows'
+    log scales.
+    """
+    n, k = right_scale.shape
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        # (a matrix with no mass: every factor 0, every row redone below)
+        top = np.maximum(reduce(np.maximum, right_scale.T), -_HUGE)
+        factor = np.exp(right_scale - top[:, None])
+        product = np.matmul(left * factor[:, None, :], right)
+        sums = (product.reshape(-1, k) @ np.ones(k)).reshape(n, k)
+        product /= np.maximum(sums, _TINY)[:, :, None]
+        scale = np.log(sums)
+        scale += top[:, None]
+        scale += left_scale
+    if sums.min() < _COMBINE_FLOOR:
+        redo = np.flatnonzero((sums < _COMBINE_FLOOR).any(axis=1))
+        product[redo], scale[redo] = _combine_exact(left[redo], left_scale[redo], right[redo], right_scale[redo])
+    return product, scale
+
+
+def _scan_levels(distance, single, forward):
+    """The (target, source) pairs of each level of a segmented Hillis–Steele scan over chunks.
+
+    ``distance[c]``: how many chunks lie between chunk ``c`` and its
+    sequence's start (forward) or end (backward).  At level ``d = 1, 2, 4,
+    ...`` every chunk at least ``d`` chunks from that end is combined with
+    the chunk ``d`` before (after) it, so after ``ceil(log2(longest))``
+    levels every chunk holds the product of all chunks from its sequence's
+    start up to it (from it to the end).  A single sequence uses slices
+    (views, no copies).
+    """
+    levels = []
+    d = 1
+    while len(distance) and d <= distance.max():
+        if single:
+            target, source = (slice(d, None), slice(None, -d)) if forward else (slice(None, -d), slice(d, None))
+        else:
+            target = np.flatnonzero(distance >= d)
+            source = target - d if forward else target + d
+        levels.append((target, source))
+        d *= 2
+    return levels
+
+
+def _forward_backward_chunked(lik, shift, lengths, startprob, transmat, chunk_size=None):
+    """:func:`forward_backward_sequences`' fast path on scaled likelihoods.
+
+    ``lik = exp(frame_loglik - shift[:, None])`` with every row's largest
+    entry 1.  Returns ``resp, xi_sum, log_likelihoods, ok``; ``ok`` is False
+    when something is not finite (the caller then falls back to the
+    step-by-step recursions).
+    """
     n_samples, k = lik.shape
     lengths = np.asarray(lengths, dtype=np.intp)
     ends = np.cumsum(lengths)
     begins = ends - lengths
-    size = int(chunk_size or max(1, min(int(np.ceil(1.8 * np.sqrt(n_samples))), lengths.max())))
-    n_chunks = -(-lengths // size)  # per sequence
-    seq_of_chunk = np.repeat(np.arange(len(lengths)), n_chunks)
-    first_chunk = np.cumsum(n_chunks) - n_chunks
-    index_in_seq = np.arange(len(seq_of_chunk)) - first_chunk[seq_of_chunk]
-    n_total = len(seq_of_chunk)
-    # times of every chunk's steps; past a sequence's end, the
-    # sentinel row n_samples, whose likelihoods are ones
-    times = (begins[seq_of_chunk] + size * index_in_seq)[:, None] + np.arange(size)
-    times = np.where(times < ends[seq_of_chunk][:, None], times, n_samples)  # (chunks, size)
-    # and where each time's step is in the (size * chunks) steps
-    seq_of_time = np.repeat(np.arange(len(lengths)), lengths)
-    offset = np.arange(n_samples) - begins[seq_of_time]
-    position = (offset % size) * n_total + first_chunk[seq_of_time] + offset // size
-    # log of the smallest scaled likelihood of every step (a zero one is -inf)
-    with np.errstate(divide="ignore"):
-        smallest = np.log(reduce(np.minimum, lik.T))
-    bounds = np.take(np.append(smallest, 0.0), times).min(axis=0)
-    steps = np.take(np.vstack([lik, np.ones(k)]), times, axis=0).transpose(1, 0, 2).copy()  # (size, chunks, K)
-    renormalise = _renormalise_at(bounds)
-    # backward, a step shrinks the sum by at most the smallest column sum of A too
+    longest = int(lengths.max())
+    size = int(chunk_size or np.ceil(_CHUNK_FACTOR * np.sqrt(n_samples)))
+    size = max(1, min(size, longest))
+    n_chunks_of = -(-lengths // size)  # per sequence
+    n_total = int(n_chunks_of.sum())
+    first_chunk = np.cumsum(n_chunks_of) - n_chunks_of
+    last_chunk = first_chunk + n_chunks_of - 1
+    seq_of_chunk = np.repeat(np.arange(len(lengths)), n_chunks_of)
+    index_in_seq = np.arange(n_total) - first_chunk[seq_of_chunk]
+    first = np.zeros(n_total, dtype=bool)
+    first[first_chunk] = True
+    single = len(lengths) == 1
     transmat = np.asarray(transmat, dtype=float)
-    with np.errstate(divide="ignore"):
-        back_bounds = bounds + min(np.log(np.min(transmat.sum(axis=0))), 0.0)
-    renormalise_back = _renormalise_at(back_bounds[::-1])[::-1]  # after step s (in backward order)
-    first = index_in_seq == 0
-    transmat = np.asarray(transmat, dtype=float)
-    ones = np.ones(k)
-    tiny = np.finfo(float).tiny
+    startprob = np.asarray(startprob, dtype=float)
 
-    # 1. every chunk's transfer matrix, rows renormalised, log scale kept:
-    #    P_c = B D_{t0} A D_{t0+1} ... A D_{t_end}, with B = I for a sequence's first chunk, else A
-    prod = np.empty((n_total, k, k))
-    prod[:] = transmat
-    prod[first] = np.eye(k)
-    prod *= steps[0][:, None, :]
-    flat = prod.reshape(-1, k)
-    log_row_scale = np.zeros(n_total * k)
+    # step-major layout: steps[s, c] is step s of chunk c; every sequence
+    # starts a chunk, and the steps past its end (padding) have likelihood 1
+    # in every state, which changes neither pass; real[s, c] marks the others
+    steps = _scratch("steps", (size, n_total, k))
+    if single:
+        full, rest = divmod(n_samples, size)
+        # moved as K-float records, which NumPy copies faster than strided floats
+        record = np.dtype((np.void, 8 * k))
+        steps.view(record)[:, :full, 0] = np.ascontiguousarray(lik).view(record)[: full * size, 0].reshape(full, size).T
+        real = np.ones((size, n_total), dtype=bool)
+        if rest:
+            steps[:rest, full] = lik[full * size:]
+            steps[rest:, full] = 1.0
+            real[rest:, full] = False
+    else:
+        seq_of_time = np.repeat(np.arange(len(lengths)), lengths)
+        offset = np.arange(n_samples) - begins[seq_of_time]
+        position = (offset % size) * n_total + first_chunk[seq_of_time] + offset // size
+        flat = steps.reshape(-1, k)
+        flat[:] = 1.0
+        flat[position] = lik
+        real = np.zeros(size * n_total, dtype=bool)
+        real[position] = True
+        real = real.reshape(size, n_total)
+    # log of the smallest scaled likelihood at each step of the chunks
     with np.errstate(divide="ignore"):
+        bounds = np.log(steps.reshape(size, -1).min(axis=1))
+        back_bounds = bounds + min(np.log(np.min(transmat.sum(axis=0))), 0.0)
+    renormalise = _renormalise_at(bounds)
+    renormalise_back = _renormalise_at(back_bounds[::-1])[::-1]
+    ones = np.ones(k)
+
+    # 1. every chunk's transfer matrix P_c = B D_{t0} A D_{t0+1} ... A D_{t_end}
+    #    (B = I for a sequence's first chunk, else A), stored row-major across
+    #    chunks: prod[i, c] is row i of P_c, so that one matrix product with A
+    #    and one product with the step's likelihoods (both over contiguous
+    #    memory) advance every chunk; rows renormalised when underflow
+    #    threatens, their log scales kept
+    prod = transmat[:, None, :] * steps[0]
+    prod[:, first] = np.eye(k)[:, None, :] * steps[0, first]
+    spare = np.empty_like(prod)
+    log_row_scale = np.zeros((k, n_total))
+    with np.errstate(divide="ignore", invalid="ignore"):
         for s in range(size):
             if s > 0:
-                flat = flat @ transmat
-                flat.reshape(n_total, k, k).__imul__(steps[s][:, None, :])
+                np.matmul(prod.reshape(-1, k), transmat, out=spare.reshape(-1, k))
+                np.multiply(spare, steps[s], out=spare)
+                prod, spare = spare, prod
             if renormalise[s]:
-                sums = flat @ ones
-                log_row_scale += np.log(sums)
-                flat /= np.maximum(sums, tiny)[:, None]
-    prod = flat.reshape(n_total, k, k)
-    log_row_scale = log_row_scale.reshape(n_total, k)
+                sums = prod.reshape(-1, k) @ ones
+                log_row_scale += np.log(sums).reshape(k, n_total)
+                prod /= np.maximum(sums, _TINY).reshape(k, n_total, 1)
+        del spare
+        prod = prod.transpose(1, 0, 2).copy()  # (chunks, K, K)
+        log_row_scale = log_row_scale.T.copy()
 
-    # 2. each chunk's starting and ending vector: a pass over the chunks of each
-    #    sequence, all sequences at once, in log space
-    layers = [np.flatnonzero(index_in_seq == j) for j in range(n_chunks.max())]
-    pre = np.empty((n_total, k))  # alpha just before the chunk (startprob for a first chunk)
-    post = np.empty((n_total, k))  # beta at the chunk's last step
-    chunk_log_norm = np.empty(n_total)
-    vectors = np.tile(startprob, (len(lengths), 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for ids in layers:
-            seqs = seq_of_chunk[ids]
-            v = vectors[seqs]
-            pre[ids] = v
-            w = np.log(v) + log_row_scale[ids]
-            top = w.max(axis=1, keepdims=True)
-            u = np.matmul(np.exp(w - top)[:, None, :], prod[ids])[:, 0]
-            total = u @ ones
-            chunk_log_norm[ids] = top[:, 0] + np.log(total)
-            vectors[seqs] = u / total[:, None]
-        vectors[:] = 1.0
-        for ids in layers[::-1]:
-            seqs = seq_of_chunk[ids]
-            v = vectors[seqs]
-            post[ids] = v
-            w = np.log(np.matmul(prod[ids], v[:, :, None])[:, :, 0]) + log_row_scale[ids]
-            u = np.exp(w - w.max(axis=1, keepdims=True))
-            vectors[seqs] = u / (u @ ones)[:, None]
+        # 2. the forward vector at every chunk's end and the backward vector at
+        #    every chunk's start: two segmented scans of log depth over the chunks.
+        #    Forward: a sequence's first chunk takes startprob in (every row
+        #    becomes startprob P), so the prefix products' rows are the forward vectors.
+        fwd, fwd_scale = prod.copy(), log_row_scale.copy()
+        fwd[first_chunk], fwd_scale[first_chunk] = _combine(
+            np.broadcast_to(startprob, (len(first_chunk), k, k)), np.zeros((len(first_chunk), k)),
+            prod[first_chunk], log_row_scale[first_chunk])
+        for target, source in _scan_levels(index_in_seq, single, forward=True):
+            fwd[target], fwd_scale[target] = _combine(fwd[source], fwd_scale[source], fwd[target], fwd_scale[target])
+        #    Backward: a sequence's last chunk becomes P_c 1, kept in the scales
+        #    alone (rows 1/K), so the suffix products' scales are the backward vectors.
+        bwd, bwd_scale = prod, log_row_scale
+        bwd_scale[last_chunk] += np.log(bwd[last_chunk].sum(axis=2))
+        bwd[last_chunk] = 1.0 / k
+        for target, source in _scan_levels(n_chunks_of[seq_of_chunk] - 1 - index_in_seq, single, forward=False):
+            bwd[target], bwd_scale[target] = _combine(bwd[target], bwd_scale[target], bwd[source], bwd_scale[source])
+        # alpha just before each chunk (startprob for a first chunk), beta at each chunk's last step
+        pre = np.empty((n_total, k))
+        pre[1:] = fwd[:-1, 0]
+        pre[first] = startprob
+        post = np.ones((n_total, k))
+        inner = np.ones(n_total, dtype=bool)
+        inner[last_chunk] = False
+        following = bwd_scale[1:][inner[:-1]]
+        if len(following):
+            post[inner] = np.exp(following - following.max(axis=1, keepdims=True))
+        log_likelihoods = fwd_scale[last_chunk, 0]
+        del prod, bwd, fwd
 
-        # 3. the recursions in every chunk at once, from those vectors
-        alpha = np.empty((size, n_total, k))
-        v = pre @ transmat
-        v[first] = pre[first]
-        np.multiply(v, steps[0], out=alpha[0])
+        # 3. both recursions in every chunk at once, from those vectors;
+        #    alpha[s] is the forward vector at step s, right[s] the backward
+        #    vector times the step's likelihoods
+        alpha = _scratch("alpha", (size, n_total, k))
+        entering = pre @ transmat  # alpha[t-1] A at every chunk's first step
+        entering[first] = pre[first]
+        np.multiply(entering, steps[0], out=alpha[0])
         for s in range(1, size):
             v = alpha[s - 1]
             if renormalise[s - 1]:
                 v = v / (v @ ones)[:, None]
-            np.multiply(v @ transmat, steps[s], out=alpha[s])
-        beta = np.empty((size, n_total, k))
-        beta[-1] = post
+            np.matmul(v, transmat, out=alpha[s])
+            alpha[s] *= steps[s]
+        right = _scratch("right", (size, n_total, k))
+        v = post
         transposed = transmat.T
-        for s in range(size - 1, 0, -1):
-            v = beta[s]
-            if renormalise_back[s + 1] if s + 1 < size else False:
-                v = v / (v @ ones)[:, None]
-            np.matmul(v * steps[s], transposed, out=beta[s - 1])
-    # back to time order (the padding is dropped)
-    alpha = np.take(alpha.reshape(-1, k), position, axis=0)
-    beta = np.take(beta.reshape(-1, k), position, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # alpha and beta are known up to a factor per step, which cancels here
-        resp = alpha * beta
-        resp /= (resp @ ones)[:, None]
-        # xi_t(i, j) ∝ alpha[t-1, i] A[i, j] lik[t, j] beta[t, j], for t past each sequence's start
-        right = lik[1:] * beta[1:]
-        weight = 1.0 / (((alpha[:-1] @ transmat) * right) @ ones)
-        weight[begins[1:] - 1] = 0.0
-        xi_sum = transmat * ((alpha[:-1] * weight[:, None]).T @ right)
-    log_likelihoods = np.bincount(seq_of_chunk, weights=chunk_log_norm, minlength=len(lengths))
-    log_likelihoods += np.add.reduceat(shift, begins) if len(begins) else 0.0
-    ok = np.isfinite(log_likelihoods).all() and np.isfinite(resp).all() and np.isfinite(xi_sum).all()
+        for s in range(size - 1, -1, -1):
+            if s + 1 < size and renormalise_back[s + 1]:
+                v /= (v @ ones)[:, None]
+            np.multiply(v, steps[s], out=right[s])
+            if s > 0:
+                np.matmul(right[s], transposed, out=v)
+
+        # resp[t] ∝ alpha[t] beta[t] = (alpha[t-1] A) right[t], and
+        # xi_t(i, j) ∝ alpha[t-1, i] A[i, j] right[t, j] has the same normaliser
+        # sum_j (alpha[t-1] A)_j right[t, j]: one pass gives both
+        resp = steps  # the likelihoods are no longer needed
+        np.matmul(alpha[:-1].reshape(-1, k), transmat, out=resp[1:].reshape(-1, k))
+        resp[0] = entering
+        resp *= right
+        weight = 1.0 / (resp.reshape(-1, k) @ ones)
+        resp *= weight.reshape(size, n_total, 1)
+        weight[~real.reshape(-1)] = 0.0  # padding
+        weight = weight.reshape(size, n_total)
+        right *= weight[:, :, None]
+        # pairs inside the chunks, then those across chunk boundaries (not
+        # across a sequence's start; there alpha[t-1] is pre, the same vector
+        # as in resp's normaliser)
+        within = alpha[:-1].reshape(-1, k).T @ right[1:].reshape(-1, k)
+        across = pre[~first].T @ right[0, ~first]
+        xi_sum = transmat * (within + across)
+        if single:  # back to time order, into a new array (resp is a scratch array)
+            record = np.dtype((np.void, 8 * k))
+            chunks = resp.view(record)[:, :, 0].T  # (chunks, size) of K-float records
+            resp = np.empty((n_samples, k))
+            records = resp.view(record)[:, 0]
+            records[: full * size].reshape(full, size)[:] = chunks[:full]
+            records[full * size:] = chunks[full, :rest] if rest else records[:0]
+        else:
+            resp = resp.reshape(-1, k)[position]
+    log_likelihoods = log_likelihoods + (np.add.reduceat(shift, begins) if len(begins) else 0.0)
+    ok = np.isfinite(log_likelihoods).all() and np.isfinite(weight).all() and np.isfinite(xi_sum).all()
     return resp, xi_sum, log_likelihoods, ok
 
 
-def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk_size=None):
+def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk_size=None, *, scaled=None):
     """Posteriors and log-likelihoods of many sequences at once, chunk-parallel.
 
     The scaled recursions :eq:`hmm-forward-scaled` and
     :eq:`hmm-backward-scaled` are linear in the vectors they carry:
     ``alpha[t] ∝ alpha[t-1] M_t`` and ``beta[t-1] ∝ M_t beta[t]`` with the same
     matrix ``M_t = A diag(lik[t])``.  Every sequence is cut into chunks of
-    ``chunk_size`` steps (default about ``1.8 sqrt(n_samples)``, at most the
+    ``chunk_size`` steps (default about ``0.6 sqrt(n_samples)``, at most the
     longest sequence), and
 
     1. every chunk's transfer matrix, the product of its ``M_t``, is built
@@ -354,29 +516,36 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
        rows renormalised, with their log scales kept, only as often as
        underflow could threaten: each step shrinks a row by at most its
        smallest scaled likelihood);
-    2. a pass over the chunks of each sequence (all sequences at once)
-       carries the forward vector to every chunk's start and, in reverse,
-       the backward vector to every chunk's end, through those matrices
-       and in log space; the forward pass's normalisers add up to the
-       log-likelihood;
+    2. two scans of log depth over the chunks of each sequence (all
+       sequences at once) combine those matrices into the forward vector at
+       every chunk's end and the backward vector at every chunk's start
+       (:func:`_combine`: rows' scales kept as logarithms); the forward
+       scan's scales are the log-likelihoods;
     3. both recursions are rerun in all chunks at once from those vectors.
 
-    That is about ``20 sqrt(T)`` NumPy operations instead of ``T`` Python
-    steps, and one transfer matrix per chunk serves both directions.  The
-    results equal the step-by-step recursions' to rounding.  Should a
-    sequence be so extreme that something here is not finite, that
-    sequence is computed step by step (:func:`forward` and :func:`backward`),
-    which also raises the error for a sequence of probability zero.
+    That is a few thousand NumPy operations at ``T = 10^5`` instead of ``T``
+    Python steps, and one transfer matrix per chunk serves both directions.
+    The results equal the step-by-step recursions' to rounding.  Should a
+    sequence be so extreme that something here is not finite, the
+    sequences are computed step by step (:func:`forward` and
+    :func:`backward`), which also raises the error for a sequence of
+    probability zero.
 
     Parameters
     ----------
-    frame_loglik : array of shape (n_samples, n_components)
-        The sequences one after the other.
+    frame_loglik : array of shape (n_samples, n_components), or None
+        The sequences one after the other.  May be None when ``scaled`` is
+        given (the step-by-step fallback then uses ``log(lik) + shift``).
     lengths : array of int
         Their lengths, summing to ``n_samples``.
     startprob : array of shape (n_components,)
     transmat : array of shape (n_components, n_components)
     chunk_size : int, optional
+    scaled : tuple (lik, shift), optional
+        ``shift[t] = max_k frame_loglik[t, k]`` (finite) and
+        ``lik = exp(frame_loglik - shift[:, None])``, when the caller can
+        compute them more cheaply than from ``frame_loglik`` (a categorical
+        model looks them up per symbol).
 
     Returns
     -------
@@ -385,10 +554,17 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
         Summed over all sequences.
     log_likelihoods : ndarray of shape (n_sequences,)
     """
+    if scaled is None:
+        frame_loglik = np.asarray(frame_loglik, dtype=float)
+        scaled = _scaled_likelihoods(frame_loglik, out=_scratch("lik", frame_loglik.shape))
+    lik, shift = scaled
     resp, xi_sum, log_likelihoods, finite = _forward_backward_chunked(
-        frame_loglik, lengths, startprob, transmat, chunk_size)
+        lik, shift, lengths, startprob, transmat, chunk_size)
     if finite:
         return resp, xi_sum, log_likelihoods
+    if frame_loglik is None:
+        with np.errstate(divide="ignore"):
+            frame_loglik = np.log(lik) + shift[:, None]
     xi_sum = np.zeros_like(xi_sum)
     begin = 0
     for s, n in enumerate(lengths):

@@ -659,3 +659,45 @@ def test_chunked_filter_survives_nearly_deterministic_chains_and_separated_state
     np.testing.assert_allclose(fast[0], oracle[0], atol=1e-12)
     np.testing.assert_allclose(fast[1], oracle[1], atol=1e-9)
     assert np.array_equal(np.argmax(fast[0], axis=1), np.r_[np.zeros(150), np.ones(150)])
+
+
+def test_chunk_scan_combines_operators_whose_rows_differ_by_thousands_of_orders():
+    # The scan combines chunk operators diag(e^scale) P (rows of P summing to
+    # 1).  Its quick form weights right's rows relative to the largest; where
+    # a product row only reaches rows thousands of orders of magnitude below
+    # that (a chain that cannot switch states), it must redo the product in
+    # log space: the row's true scale, not an empty row.
+    rng = np.random.default_rng(0)
+    left = rng.dirichlet(np.ones(3), size=(5, 3))
+    left[:, 0] = [1.0, 0.0, 0.0]  # row 0 only reaches state 0
+    right = rng.dirichlet(np.ones(3), size=(5, 3))
+    left_scale = rng.normal(size=(5, 3))
+    right_scale = np.array([-2000.0, 0.0, 3.0]) + rng.normal(size=(5, 3))
+    product, scale = hmm_core._combine(left, left_scale, right, right_scale)
+    # row 0 is right's row 0 with the two scales added; in rows 1 and 2 state 0's e^-2000 does not count
+    np.testing.assert_allclose(product[:, 0], right[:, 0], rtol=1e-13)
+    np.testing.assert_allclose(scale[:, 0], left_scale[:, 0] + right_scale[:, 0], rtol=1e-13)
+    top = right_scale.max(axis=1, keepdims=True)
+    rows = np.einsum("nij,nj,njk->nik", left[:, 1:], np.exp(right_scale - top), right)
+    np.testing.assert_allclose(product[:, 1:], rows / rows.sum(axis=2, keepdims=True), rtol=1e-13)
+    np.testing.assert_allclose(scale[:, 1:], left_scale[:, 1:] + top + np.log(rows.sum(axis=2)), rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_samples, chunk", [(40, None), (40, 40), (40, 7), (1000, None)])
+def test_results_do_not_share_the_scratch_arrays_reused_by_the_next_call(n_samples, chunk):
+    # forward_backward_sequences keeps its big work arrays between calls; what
+    # it returns must stay as it was when the next call (another E-step) runs
+    rng = np.random.default_rng(3)
+    params = random_categorical(rng, 3, 4)
+    x = hmm.sample(params, n_samples, rng)[0]
+    frame = hmm.frame_log_likelihood(x, params)
+    first = hmm_core.forward_backward_sequences(frame, [n_samples], params.startprob, params.transmat, chunk)
+    kept = [np.copy(a) for a in first]
+    other = hmm.frame_log_likelihood(np.roll(x, 1), params)
+    hmm_core.forward_backward_sequences(other, [n_samples], params.startprob, params.transmat, chunk)
+    hmm_core.forward_backward_sequences(other, [n_samples // 2, n_samples - n_samples // 2], params.startprob,
+                                        params.transmat, chunk)
+    for a, b in zip(first, kept):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(first[0], hmm_core.forward_backward(frame, params.startprob, params.transmat,
+                                                                   "scaled")[0], atol=1e-12)
