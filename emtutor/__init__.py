@@ -5,7 +5,7 @@ The layout shows the architecture:
 * :mod:`emtutor.em`: the one generic EM driver, :func:`~emtutor.em.run_em`;
 * one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.coins`,
   :mod:`emtutor.hmm` with its inference core :mod:`emtutor.hmm_core`,
-  :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
+  :mod:`emtutor.missing`, :mod:`emtutor.lda`, :mod:`emtutor.tmix`), each with pure ``e_step``
   and ``m_step`` functions named after the book's equations and a ``fit``
   that runs them with the driver;
 * :mod:`emtutor.accelerate`: EM's rate of convergence and an accelerated
@@ -19,9 +19,9 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, information, lda, missing, plotting, widgets
+from . import accelerate, checks, coins, datasets, elbo, em, estimators, gmm, hmm, hmm_core, information, lda, missing, plotting, tmix, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
-from .estimators import CategoricalHMM, GaussianHMM, GaussianMixture, LatentDirichletAllocation, MissingNormal
+from .estimators import CategoricalHMM, GaussianHMM, GaussianMixture, LatentDirichletAllocation, MissingNormal, StudentTMixture
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "GaussianHMM",
     "LatentDirichletAllocation",
     "MissingNormal",
+    "StudentTMixture",
     # modules
     "accelerate",
     "checks",
@@ -53,5 +54,6 @@ __all__ = [
     "lda",
     "missing",
     "plotting",
+    "tmix",
     "widgets",
 ]
