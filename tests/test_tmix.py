@@ -1,0 +1,357 @@
+"""Mixtures of t distributions (emtutor.tmix): oracles for every step.
+
+* the log-density against scipy.stats.multivariate_t, the E-step's
+  expectations against scipy's gamma distribution (the posterior of u);
+* the observed log-likelihood never decreases, recomputed with scipy, over
+  random problems, for every nu step (ECM, the Newton GEM step, ECME);
+* each CM-step separately does not lower Q (computed here from scipy's
+  densities), the nu step zeroes dQ/dnu (a numerical derivative), and the
+  first CM-step is a maximiser (perturbations lower Q);
+* nu = inf is the Gaussian mixture: its EM step equals emtutor.gmm's;
+* with outliers the t-mixture finds the means better than the GMM.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import gammaln, logsumexp
+
+import emtutor
+from emtutor import gmm, tmix
+
+
+def random_problem(seed, n=120, d=2, k=2):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 3.0, size=(k, d))
+    X = np.concatenate([c + rng.standard_t(3.0, size=(n // k, d)) for c in centres])
+    A = rng.normal(size=(k, d, d))
+    params = tmix.TMixParams(
+        rng.dirichlet(np.full(k, 3.0)),
+        centres + rng.normal(size=(k, d)),
+        A @ A.transpose(0, 2, 1) + np.eye(d),
+        rng.uniform(1.0, 30.0, size=k),
+    )
+    return X, params
+
+
+# --- oracles written here, from scipy's distributions -----------------------
+
+
+def scipy_log_densities(X, params):
+    return np.column_stack([
+        stats.multivariate_t(m, S, df=nu).logpdf(X) if np.isfinite(nu)
+        else stats.multivariate_normal(m, S).logpdf(X)
+        for m, S, nu in zip(params.means, params.covariances, params.dofs)
+    ]).reshape(len(X), -1)
+
+
+def scipy_log_likelihood(X, params):
+    return float(np.sum(logsumexp(np.log(params.weights) + scipy_log_densities(X, params), axis=1)))
+
+
+def posterior_u_moments(X, params):
+    """E[u | x, z = k] and E[log u | x, z = k] from scipy's gamma: u | x, z=k ~ Gamma((nu+D)/2, rate (nu+d2)/2)."""
+    n, d = X.shape
+    mean = np.empty((n, len(params.dofs)))
+    log_mean = np.empty_like(mean)
+    for k, (m, S, nu) in enumerate(zip(params.means, params.covariances, params.dofs)):
+        d2 = np.einsum("ni,ij,nj->n", X - m, np.linalg.inv(S), X - m)
+        for i in range(n):
+            post = stats.gamma((nu + d) / 2, scale=2 / (nu + d2[i]))
+            mean[i, k] = post.mean()
+            log_mean[i, k] = post.expect(np.log)
+    return mean, log_mean
+
+
+def q_oracle(X, expectations, params):
+    """Q = sum_nk r_nk E[log pi_k + log N(x | mu_k, Sigma_k / u) + log Gamma(u | nu/2, nu/2)].
+
+    Both logs are linear in (1, log u, u), so the expectation is the density's
+    value with the moments put in: log N(x | mu, Sigma / u) = log N(x | mu, Sigma)
+    + (D/2) log u - (u - 1) d2 / 2, and gamma.logpdf(u) at u = 1 plus the
+    slopes (a - 1) log u - a (u - 1).
+    """
+    d = X.shape[1]
+    total = 0.0
+    for k, (w, m, S, nu) in enumerate(zip(*params)):
+        r, eu, elu = expectations.resp[:, k], expectations.u_mean[:, k], expectations.log_u_mean[:, k]
+        d2 = np.einsum("ni,ij,nj->n", X - m, np.linalg.inv(S), X - m)
+        normal = stats.multivariate_normal(m, S).logpdf(X) + 0.5 * d * elu - 0.5 * (eu - 1) * d2
+        a = nu / 2
+        gamma_part = stats.gamma(a, scale=1 / a).logpdf(1.0) + (a - 1) * elu - a * (eu - 1)
+        total += np.sum(r * (np.log(w) + normal + gamma_part))
+    return float(total)
+
+
+# --- the density and the E-step ----------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_log_density_matches_scipy_multivariate_t(seed):
+    X, params = random_problem(seed, d=seed % 3 + 1)
+    dofs = np.array([0.5, 4.0]) if seed % 2 else params.dofs
+    params = params._replace(dofs=dofs)
+    np.testing.assert_allclose(tmix.log_t_density(X, *params[1:]), scipy_log_densities(X, params),
+                               rtol=1e-12, atol=1e-11)
+
+
+def test_infinite_dofs_is_the_normal_and_large_dofs_approach_it():
+    X, params = random_problem(0)
+    normal = gmm.log_gaussian_density(X, params.means, params.covariances)
+    np.testing.assert_allclose(tmix.log_t_density(X, params.means, params.covariances, [np.inf, np.inf]),
+                               normal, rtol=1e-13, atol=1e-12)
+    # the difference shrinks like 1/nu, computed without cancellation (1e-2 at nu = 1e4 ... 1e-10 at 1e12)
+    for nu in (1e4, 1e8, 1e12):
+        gap = np.max(np.abs(tmix.log_t_density(X, params.means, params.covariances, [nu, nu]) - normal))
+        assert gap < 3e3 / nu
+
+
+def test_log_density_is_exact_for_huge_dofs():
+    """For D = 2, Gamma(nu/2 + 1) / Gamma(nu/2) = nu/2 exactly, so log t = -log(2 pi) - log|Sigma|/2
+    - (nu + 2)/2 log(1 + d2/nu): an oracle without gamma functions (scipy's own difference of
+    log-gammas is off by about 1e-7 at nu = 1e8)."""
+    X, params = random_problem(0, n=50, d=2, k=1)
+    m, S = params.means[0], params.covariances[0]
+    d2 = np.einsum("ni,ij,nj->n", X - m, np.linalg.inv(S), X - m)
+    for nu in (0.3, 7.0, 2e4, 1e8, 1e15):
+        exact = -np.log(2 * np.pi) - 0.5 * np.linalg.slogdet(S)[1] - 0.5 * (nu + 2) * np.log1p(d2 / nu)
+        np.testing.assert_allclose(tmix.log_t_density(X, [m], [S], [nu])[:, 0], exact, rtol=1e-13, atol=1e-12)
+
+
+def test_e_step_matches_bayes_rule_and_the_gamma_posterior():
+    X, params = random_problem(1, n=30)
+    expectations, log_norm = tmix.e_step(X, params)
+    joint = np.log(params.weights) + scipy_log_densities(X, params)
+    np.testing.assert_allclose(log_norm, logsumexp(joint, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(expectations.resp, np.exp(joint - logsumexp(joint, axis=1, keepdims=True)),
+                               rtol=1e-10, atol=1e-14)
+    mean, log_mean = posterior_u_moments(X, params)
+    np.testing.assert_allclose(expectations.u_mean, mean, rtol=1e-10)
+    np.testing.assert_allclose(expectations.log_u_mean, log_mean, rtol=1e-7, atol=1e-9)
+    assert tmix.log_likelihood(X, params) == pytest.approx(scipy_log_likelihood(X, params), rel=1e-12)
+
+
+# --- every step raises the likelihood ------------------------------------------
+
+
+@pytest.mark.parametrize("nu_step", ["ecm", "newton", "ecme", "fixed"])
+def test_log_likelihood_never_decreases_on_random_problems(nu_step):
+    for seed in range(8):
+        X, start = random_problem(seed, n=60 + 20 * seed, d=1 + seed % 3, k=1 + seed % 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", emtutor.ConvergenceWarning)
+            result = tmix.fit(X, len(start.weights), weights=start.weights, means=start.means,
+                              covariances=start.covariances, dofs=start.dofs, nu_step=nu_step,
+                              reg_covar=0.0, tol=0.0, max_iter=40, record=True)
+        # recomputed independently: never down beyond rounding
+        lls = [scipy_log_likelihood(X, p) for p in result.history.params]
+        assert np.all(np.diff(lls) >= -1e-9 * np.abs(lls[1:])), (seed, np.diff(lls).min())
+        # (to 1e-8: scipy's log-gamma difference loses about eps * nu; ECME may reach nu = 1e8)
+        np.testing.assert_allclose(result.objectives, lls[1:], rtol=1e-8)
+        assert lls[-1] > lls[0]
+
+
+def test_each_cm_step_does_not_lower_q_and_the_first_is_a_maximiser():
+    rng = np.random.default_rng(5)
+    for seed in range(6):
+        X, params = random_problem(seed, n=50)
+        expectations, _ = tmix.e_step(X, params)
+        q_old = q_oracle(X, expectations, params)
+        after_first = tmix.cm_step_components(X, expectations, params)
+        q_first = q_oracle(X, expectations, after_first)
+        assert q_first >= q_old - 1e-9 * abs(q_old)
+        for nu_step in ("ecm", "newton"):
+            after_second = tmix.cm_step_dofs(X, expectations, after_first, nu_step=nu_step)
+            assert q_oracle(X, expectations, after_second) >= q_first - 1e-9 * abs(q_first)
+        # the closed forms maximise Q over (pi, mu, Sigma): random nearby points are lower
+        for _ in range(5):
+            k, d = after_first.means.shape
+            B = 0.05 * rng.normal(size=(k, d, d))
+            moved = after_first._replace(
+                weights=rng.dirichlet(200 * after_first.weights),
+                means=after_first.means + 0.05 * rng.normal(size=(k, d)),
+                covariances=after_first.covariances + B @ B.transpose(0, 2, 1),
+            )
+            assert q_oracle(X, expectations, moved) < q_first
+
+
+def test_the_nu_step_solves_its_equation():
+    for seed in range(6):
+        X, params = random_problem(seed, n=80)
+        expectations, _ = tmix.e_step(X, params)
+        new = tmix.cm_step_dofs(X, expectations, params, nu_step="ecm")
+        for k, nu in enumerate(new.dofs):
+            assert np.isfinite(nu) and nu > tmix.DOFS_MIN
+
+            def q_of(value, k=k):
+                return q_oracle(X, expectations, new._replace(dofs=np.where(np.arange(len(new.dofs)) == k,
+                                                                               value, new.dofs)))
+
+            h = 1e-4 * nu
+            slope = (q_of(nu + h) - q_of(nu - h)) / (2 * h)
+            # the numerical derivative is zero to its own error; away from the root it is not
+            far = (q_of(2 * nu + h) - q_of(2 * nu - h)) / (2 * h)
+            assert abs(slope) < 1e-5 * abs(far) + 1e-7, (seed, k, slope, far)
+            # and the module's score agrees with the numerical derivative
+            assert tmix.dofs_score(expectations, np.where(np.arange(len(new.dofs)) == k, 2 * nu, new.dofs))[k] \
+                == pytest.approx(far, rel=1e-5)
+            assert q_of(nu) > max(q_of(0.9 * nu), q_of(1.1 * nu))
+
+
+def test_a_single_newton_step_is_a_gem_step_from_far_away():
+    """From nu far from the root, a plain Newton step overshoots (below 0, or past the
+    root to a lower Q); the halved step never lowers Q and moves towards the root."""
+    X, params = random_problem(2, n=100)
+    for start in (0.05, 1.0, 300.0, 1e5):
+        params = params._replace(dofs=np.full(2, start))
+        expectations, _ = tmix.e_step(X, params)
+        root = tmix.cm_step_dofs(X, expectations, params, nu_step="ecm").dofs
+        step = tmix.cm_step_dofs(X, expectations, params, nu_step="newton").dofs
+        for k in range(2):
+            def q_of(value, k=k):
+                return q_oracle(X, expectations, params._replace(dofs=np.where(np.arange(2) == k, value, params.dofs)))
+            assert q_of(step[k]) >= q_of(start) - 1e-9 * abs(q_of(start))
+            assert abs(np.log(step[k] / root[k])) <= abs(np.log(start / root[k])) + 1e-12
+
+
+def test_the_newton_gem_and_ecme_reach_the_same_optimum():
+    truth = tmix.TMixParams(np.array([0.4, 0.6]), np.array([[0.0, 0.0], [4.0, 1.0]]),
+                            np.array([np.eye(2), [[1.0, 0.3], [0.3, 0.5]]]), np.array([3.0, 6.0]))
+    X, _ = tmix.sample(truth, 400, random_state=0)
+    fits = {step: tmix.fit(X, 2, random_state=0, nu_step=step, reg_covar=0.0, tol=1e-9, max_iter=5000)
+            for step in ("ecm", "newton", "ecme")}
+    assert all(fit.converged for fit in fits.values())
+    for step in ("newton", "ecme"):
+        assert fits[step].objective == pytest.approx(fits["ecm"].objective, abs=1e-5)
+        np.testing.assert_allclose(fits[step].dofs, fits["ecm"].dofs, rtol=1e-2)
+    # ECME needs far fewer iterations (Liu and Rubin's point)
+    assert 3 * fits["ecme"].n_iter < fits["ecm"].n_iter
+
+
+def test_ecme_step_raises_the_likelihood_over_the_first_cm_step():
+    for seed in range(5):
+        X, params = random_problem(seed, n=60)
+        expectations, _ = tmix.e_step(X, params)
+        first = tmix.cm_step_components(X, expectations, params)
+        second = tmix.cm_step_dofs(X, expectations, first, nu_step="ecme")
+        assert scipy_log_likelihood(X, second) >= scipy_log_likelihood(X, first) - 1e-9
+
+
+def test_regularised_fit_stays_within_its_bound():
+    """reg_covar > 0: the driver checks each step against gmm-reg-bound (it raises otherwise)."""
+    X, start = random_problem(4, n=80)
+    result = tmix.fit(X, 2, reg_covar=0.1, random_state=0, tol=1e-8, max_iter=500)
+    assert result.converged
+    assert np.all(np.linalg.eigvalsh(result.covariances) > 0.1)
+
+
+# --- the Gaussian limit --------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_infinite_dofs_reproduce_the_gaussian_mixture_em_step(seed):
+    X, params = random_problem(seed, d=1 + seed % 3, k=1 + seed % 3)
+    gauss = gmm.GMMParams(*params[:3])
+    resp, log_norm = gmm.e_step(X, gauss)
+    expected = gmm.m_step(X, resp, gauss, reg_covar=1e-3)
+    for nu in (np.inf, 1e12):
+        t_params = params._replace(dofs=np.full(len(params.dofs), nu))
+        expectations, t_log_norm = tmix.e_step(X, t_params)
+        np.testing.assert_allclose(expectations.resp, resp, atol=1e-8)
+        np.testing.assert_allclose(t_log_norm, log_norm, atol=1e-8)
+        step = tmix.m_step(X, expectations, t_params, reg_covar=1e-3, nu_step="fixed")
+        for got, want in zip(step[:3], expected):
+            np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
+    # and with nu learned from Gaussian data the ECM step leaves nu = inf where it is
+    again = tmix.m_step(X, expectations._replace(u_mean=np.ones_like(resp), log_u_mean=np.zeros_like(resp)),
+                        params, nu_step="ecm")
+    assert np.all(np.isinf(again.dofs))
+
+
+# --- robustness -------------------------------------------------------------------
+
+
+def outlier_data(seed=0):
+    rng = np.random.default_rng(seed)
+    true_means = np.array([[-2.0, 0.0], [2.0, 0.0]])
+    X = np.concatenate([rng.normal(m, 0.7, size=(150, 2)) for m in true_means])
+    outliers = rng.uniform(-12, 12, size=(30, 2))  # 10% background noise
+    return np.concatenate([X, outliers]), true_means
+
+
+def mean_error(means, true_means):
+    order = np.argsort(means[:, 0])
+    return float(np.max(np.linalg.norm(means[order] - true_means, axis=1)))
+
+
+def test_t_mixture_recovers_the_means_despite_outliers_and_the_gmm_does_not():
+    X, true_means = outlier_data()
+    t_fit = tmix.fit(X, 2, n_init=5, random_state=0, max_iter=500)
+    g_fit = gmm.fit(X, 2, n_init=5, random_state=0, max_iter=500)
+    t_error, g_error = mean_error(t_fit.means, true_means), mean_error(g_fit.means, true_means)
+    assert t_error < 0.2 < 1.0 < g_error, (t_error, g_error)
+    # the outliers get small weights E[u]: the t-mixture discounts them
+    u = np.sum(t_fit.expectations.resp * t_fit.expectations.u_mean, axis=1)
+    assert np.median(u[300:]) < 0.2 < 0.8 < np.median(u[:300])
+
+
+# --- sampling, estimator, validation ------------------------------------------------
+
+
+def test_sample_draws_from_the_density():
+    params = tmix.TMixParams(np.array([0.3, 0.7]), np.array([[0.0], [5.0]]), np.array([[[1.0]], [[0.5]]]),
+                             np.array([3.0, np.inf]))
+    X, labels = tmix.sample(params, 4000, random_state=0)
+    again, _ = tmix.sample(params, 4000, random_state=0)
+    np.testing.assert_array_equal(X, again)
+    # Kolmogorov-Smirnov against each component's own distribution
+    assert stats.kstest(X[labels == 0, 0], stats.t(3.0).cdf).pvalue > 1e-3
+    assert stats.kstest(X[labels == 1, 0], stats.norm(5.0, np.sqrt(0.5)).cdf).pvalue > 1e-3
+    fitted = tmix.fit(X, 2, random_state=0, tol=1e-6, max_iter=1000)
+    order = np.argsort(fitted.means[:, 0])
+    np.testing.assert_allclose(fitted.means[order, 0], [0.0, 5.0], atol=0.1)
+    assert 2.0 < fitted.dofs[order][0] < 5.0 and fitted.dofs[order][1] > 20
+
+
+def test_estimator_matches_fit_and_scores():
+    X, _ = outlier_data()
+    model = emtutor.StudentTMixture(2, random_state=0, n_init=2).fit(X)
+    result = tmix.fit(X, 2, random_state=0, n_init=2)
+    np.testing.assert_array_equal(model.means_, result.means)
+    np.testing.assert_array_equal(model.dofs_, result.dofs)
+    assert model.score(X) == pytest.approx(result.objective / len(X))
+    np.testing.assert_allclose(model.predict_proba(X), result.expectations.resp)
+    assert model.bic(X) == pytest.approx(-2 * result.objective + 13 * np.log(len(X)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"nu_step": "newtons"}, "nu_step must be one of"),
+        ({"dofs": -1.0}, "dofs must be >= DOFS_MIN"),
+        ({"dofs": [1.0, np.nan]}, "dofs must be >= DOFS_MIN"),
+        ({"dofs": [1.0, 2.0, 3.0]}, r"dofs must have shape \(2,\)"),
+        ({"reg_covar": -1.0}, "reg_covar must be"),
+        ({"n_init": 0}, "n_init must be"),
+        ({"covariances": np.zeros((2, 2, 2))}, r"covariances\[0\] is not positive definite"),
+        ({"init": "kmeans"}, "init must be one of"),
+    ],
+)
+def test_bad_settings_raise_naming_the_argument(kwargs, match):
+    X, _ = random_problem(0, n=20)
+    with pytest.raises(ValueError, match=match):
+        tmix.fit(X, 2, **kwargs)
+
+
+def test_bad_inputs_raise():
+    X, params = random_problem(0, n=20)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        tmix.fit(np.where(np.eye(20, 2) > 0, np.nan, X), 2)
+    with pytest.raises(TypeError, match="params must be a TMixParams"):
+        tmix.log_likelihood(X, gmm.GMMParams(*params[:3]))
+    with pytest.raises(ValueError, match="n_samples must be"):
+        tmix.sample(params, 0)
+    with pytest.raises(ValueError, match="nu_step must be one of"):
+        emtutor.StudentTMixture(nu_step="exact").fit(X)
