@@ -936,40 +936,25 @@ class StudentTMixture(_Estimator):
         self.restarts_ = result.restarts
         return self
 
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        """Fit, then return the most responsible component of each point."""
-        return self.fit(X).predict(X)
-
     def _e_step(self, X):
+        """``(resp, log_norm)`` of ``X``, the pair the methods shared with GaussianMixture use."""
         self._check_fitted()
         X = _dense_data(X, self)
         self._check_n_features(X.shape[1])
-        return tmix.e_step(X, self.params_)
+        expectations, log_norm = tmix.e_step(X, self.params_)
+        return expectations.resp, log_norm
 
     def predict_proba(self, X) -> np.ndarray:
         """Responsibilities :eq:`tmix-e-resp`: array of shape (n_samples, n_components)."""
-        return self._e_step(X)[0].resp
+        return self._e_step(X)[0]
 
-    def predict(self, X) -> np.ndarray:
-        """Most responsible component of each point: array of shape (n_samples,)."""
-        return np.argmax(self.predict_proba(X), axis=1)
-
-    def score_samples(self, X) -> np.ndarray:
-        """``log p(x_n)`` of each point: array of shape (n_samples,)."""
-        return self._e_step(X)[1]
-
-    def score(self, X, y=None) -> float:
-        """Mean log-likelihood per sample (as :meth:`GaussianMixture.score`)."""
-        return float(np.mean(self.score_samples(X)))
-
-    def bic(self, X) -> float:
-        """Bayesian information criterion ``-2 log L + p log n`` (lower is better), :eq:`gmm-bic`."""
-        log_norm = self.score_samples(X)
-        return float(-2 * np.sum(log_norm) + self._n_parameters() * np.log(len(log_norm)))
-
-    def aic(self, X) -> float:
-        """Akaike information criterion ``-2 log L + 2 p`` (lower is better), :eq:`gmm-aic`."""
-        return float(-2 * np.sum(self.score_samples(X)) + 2 * self._n_parameters())
+    # the same as the Gaussian mixture's, given _e_step and _n_parameters
+    fit_predict = GaussianMixture.fit_predict
+    predict = GaussianMixture.predict
+    score_samples = GaussianMixture.score_samples
+    score = GaussianMixture.score
+    bic = GaussianMixture.bic
+    aic = GaussianMixture.aic
 
     def _n_parameters(self) -> int:
         return tmix.n_parameters(self.n_components, self.n_features_in_, self.nu_step != "fixed")
