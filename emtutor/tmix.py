@@ -85,7 +85,7 @@ NU_STEPS = ("ecm", "newton", "ecme", "fixed")
 _LOG_2PI = np.log(2.0 * np.pi)
 
 DOFS_MIN = 0.01
-"""The smallest degrees of freedom allowed: the parameter space is ``nu_k >= DOFS_MIN``.
+"""The smallest degrees of freedom allowed; the parameter space is ``nu_k >= DOFS_MIN``.
 
 Without a floor the likelihood is unbounded: with one component's location
 on a data point, its density there grows without bound as ``nu -> 0`` (for
