@@ -244,11 +244,19 @@ def test_ecme_step_raises_the_likelihood_over_the_first_cm_step():
 
 
 def test_regularised_fit_stays_within_its_bound():
-    """reg_covar > 0: the driver checks each step against gmm-reg-bound (it raises otherwise)."""
-    X, start = random_problem(4, n=80)
-    result = tmix.fit(X, 2, reg_covar=0.1, random_state=0, tol=1e-8, max_iter=500)
+    """reg_covar > 0: from the unregularised optimum the regularised step must lower the
+    log-likelihood (any move from a maximum does); the driver accepts that because the drop
+    is within the bound gmm-reg-bound, and would raise without it."""
+    X, _ = random_problem(4, n=80)
+    optimum = tmix.fit(X, 2, reg_covar=0.0, random_state=0, tol=1e-12, max_iter=5000)
+    result = tmix.fit(X, 2, reg_covar=0.1, weights=optimum.weights, means=optimum.means,
+                      covariances=optimum.covariances, dofs=optimum.dofs, tol=1e-8, max_iter=500, record=True)
     assert result.converged
+    assert result.objectives[0] < optimum.objective - 1e-3  # it went down, and was allowed to
     assert np.all(np.linalg.eigvalsh(result.covariances) > 0.1)
+    with pytest.raises(emtutor.LikelihoodDecreaseError):  # without the bound the drop would be an error
+        emtutor.run_em(X, optimum.params, e_step=tmix.e_step, n_observations=len(X), tol=1e-8,
+                       m_step=lambda X, e, p: tmix.m_step(X, e, p, reg_covar=0.1))
 
 
 # --- the Gaussian limit --------------------------------------------------------
