@@ -391,6 +391,10 @@ def cm_step_components(X, expectations: TMixExpectations, params: TMixParams, *,
     ``(pi, mu, Sigma)`` exactly; with ``reg_covar > 0`` it maximises ``Q``
     minus the penalty of :eq:`gmm-reg-bound`, which bounds how far ``Q``
     (and so the log-likelihood) may fall (:func:`emtutor.gmm.regularisation_slack`).
+    A scale matrix that is singular up to the rounding of its computation
+    (a component collapsed onto fewer than ``n_features + 1`` points)
+    raises :class:`emtutor.gmm.CollapsedComponentError`, a ``ValueError``
+    that suggests ``reg_covar``.
 
     Parameters
     ----------
@@ -412,11 +416,20 @@ def cm_step_components(X, expectations: TMixExpectations, params: TMixParams, *,
     means = (weighted.T @ X) / weighted_counts[:, None]
     n_features = X.shape[1]
     covariances = np.empty((len(counts), n_features, n_features))
+    noise = np.empty(len(counts))
     for k in range(len(counts)):
         centred = X - means[k]
         covariances[k] = (weighted[:, k] * centred.T) @ centred / counts[k]
         covariances[k] = 0.5 * (covariances[k] + covariances[k].T)
+        # rounding of the scatter: eps times its size, and eps |mu| sqrt(size) from x - mu
+        size = np.max(np.diag(covariances[k]))
+        noise[k] = 100 * n_features * np.finfo(float).eps * (size + np.max(np.abs(means[k])) * np.sqrt(size))
         covariances[k].flat[:: n_features + 1] += reg_covar
+    # a scale matrix singular to rounding: the component sits on fewer than D + 1
+    # points (the likelihood is unbounded there), as for a Gaussian mixture
+    smallest = np.linalg.eigvalsh(covariances)[:, 0]
+    for k in np.flatnonzero(~(smallest > noise)):
+        raise gmm.CollapsedComponentError(int(k), "scale matrix", "is not positive definite")
     return TMixParams(counts / len(X), means, covariances, params.dofs)
 
 

@@ -367,3 +367,19 @@ def test_bad_inputs_raise():
         tmix.sample(params, 0)
     with pytest.raises(ValueError, match="nu_step must be one of"):
         emtutor.StudentTMixture(nu_step="exact").fit(X)
+
+
+def test_a_component_on_repeated_points_raises_a_collapse_error_naming_reg_covar():
+    """Fourteen copies of one point among 44 (a fuzz case): with reg_covar = 0 a component
+    shrinks onto the copies, where the likelihood is unbounded; once its scale matrix is
+    singular to rounding the fit says so (it used to end in a false LikelihoodDecreaseError
+    from the rounding), and a small reg_covar gives a fit."""
+    rng = np.random.default_rng(3)
+    X = 1000.0 + rng.normal(size=(44, 3))
+    X[:14] = X[0]
+    with pytest.raises(ValueError, match="has collapsed.*increase reg_covar"):
+        tmix.fit(X, 2, reg_covar=0.0, nu_step="newton", random_state=0, max_iter=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emtutor.ConvergenceWarning)
+        fitted = tmix.fit(X, 2, reg_covar=1e-3, nu_step="newton", random_state=0, max_iter=300)
+    assert np.isfinite(fitted.objective)
