@@ -393,7 +393,7 @@ def cm_step_components(X, expectations: TMixExpectations, params: TMixParams, *,
     (and so the log-likelihood) may fall (:func:`emtutor.gmm.regularisation_slack`).
     A scale matrix that is singular up to the rounding of its computation
     (a component collapsed onto fewer than ``n_features + 1`` points)
-    raises :class:`emtutor.gmm.CollapsedComponentError`, a ``ValueError``
+    raises ``emtutor.gmm.CollapsedComponentError``, a ``ValueError``
     that suggests ``reg_covar``.
 
     Parameters
