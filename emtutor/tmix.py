@@ -266,11 +266,16 @@ def e_step(X, params: TMixParams, previous=None) -> tuple[TMixExpectations, np.n
     resp = np.exp(log_weighted - log_norm[:, None])
     infinite = np.isinf(dofs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # E[u | x, z = k] = (nu + D) / (nu + d2) = 1 + excess
-        excess = np.where(infinite, 0.0, (n_features - d2) / (dofs + d2))
+        # E[u | x, z = k] = (nu + D) / (nu + d2), divided directly: as 1 + (D - d2) / (nu + d2)
+        # a far point's weight (1e-15, say) would be lost to cancellation
+        u_mean = np.where(infinite, 1.0, (dofs + n_features) / (dofs + d2))
         # E[log u | x, z = k] = digamma((nu + D)/2) - log((nu + d2)/2)
-        log_u_mean = np.log1p(excess) - np.where(infinite, 0.0, _log_minus_digamma(0.5 * (dofs + n_features)))
-    return TMixExpectations(resp, 1.0 + excess, log_u_mean), log_norm
+        #                     = log(u_mean) - [log((nu + D)/2) - digamma((nu + D)/2)];
+        # log(u_mean) as log1p of the excess when u_mean is near 1, where that is exact
+        excess = np.where(infinite, 0.0, (n_features - d2) / (dofs + d2))
+        log_u = np.where(np.abs(excess) < 0.5, np.log1p(excess), np.log(u_mean))
+        log_u_mean = log_u - np.where(infinite, 0.0, _log_minus_digamma(0.5 * (dofs + n_features)))
+    return TMixExpectations(resp, u_mean, log_u_mean), log_norm
 
 
 def log_likelihood(X, params: TMixParams) -> float:
@@ -629,6 +634,12 @@ def sample(params: TMixParams, n_samples: int, random_state=None) -> tuple[np.nd
     X : ndarray of shape (n_samples, n_features)
         Grouped by component.
     labels : ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        If a draw lies beyond float64's range, which a component with
+        ``nu`` of about 0.1 or less produces with a noticeable probability.
     """
     if not isinstance(params, TMixParams):
         raise TypeError(f"params must be a TMixParams, got {type(params).__name__}")
@@ -638,10 +649,23 @@ def sample(params: TMixParams, n_samples: int, random_state=None) -> tuple[np.nd
     rng = as_rng(random_state)
     counts = rng.multinomial(n_samples, params.weights / params.weights.sum())
     parts = []
-    for mean, cov, nu, count in zip(params.means, params.covariances, params.dofs, counts):
+    for index, (mean, cov, nu, count) in enumerate(zip(params.means, params.covariances, params.dofs, counts)):
         normal = rng.multivariate_normal(np.zeros(len(mean)), cov, size=count, method="cholesky")
-        u = np.ones(count) if np.isinf(nu) else rng.gamma(0.5 * nu, 2.0 / nu, size=count)
-        parts.append(mean + normal / np.sqrt(u)[:, None])
+        if np.isinf(nu):
+            parts.append(mean + normal)
+            continue
+        # u ~ Gamma(a, rate a), a = nu / 2, drawn as log u: for small nu, u itself underflows to 0.
+        # Gamma(a) = Gamma(a + 1) U^(1/a) with U uniform (Marsaglia and Tsang's boost)
+        a = 0.5 * nu
+        log_u = np.log(rng.gamma(a + 1.0, size=count)) + np.log(rng.random(count)) / a - np.log(a)
+        with np.errstate(over="ignore", invalid="ignore"):
+            part = mean + normal * np.exp(-0.5 * log_u)[:, None]
+        if not np.all(np.isfinite(part)):
+            raise ValueError(
+                f"a draw from component {index} (nu = {nu:.3g}) lies beyond float64's range: its tails "
+                "are too heavy to sample; this happens for nu of about 0.1 and below"
+            )
+        parts.append(part)
     return np.vstack(parts), np.repeat(np.arange(k), counts)
 
 
