@@ -5,7 +5,7 @@ The layout shows the architecture:
 * :mod:`emtutor.em`: the one generic EM driver, :func:`~emtutor.em.run_em`;
 * one module per model (:mod:`emtutor.gmm`, :mod:`emtutor.bernoulli`, :mod:`emtutor.factor`, :mod:`emtutor.vbgmm`, :mod:`emtutor.coins`,
   :mod:`emtutor.hmm` with its inference core :mod:`emtutor.hmm_core`,
-  :mod:`emtutor.missing`, :mod:`emtutor.lda`), each with pure ``e_step``
+  :mod:`emtutor.missing`, :mod:`emtutor.lda`, :mod:`emtutor.tmix`), each with pure ``e_step``
   and ``m_step`` functions named after the book's equations and a ``fit``
   that runs them with the driver;
 * :mod:`emtutor.map_gmm`: MAP-EM for Gaussian mixtures with conjugate
@@ -21,10 +21,11 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gibbs_lda, gmm, hmm, hmm_core, information, lda, map_gmm, missing, plotting, vbgmm, widgets
+from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gibbs_lda, gmm, hmm, hmm_core, information, lda, map_gmm, missing, plotting, tmix, vbgmm, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
 from .estimators import (BayesianGaussianMixture, BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM,
-                         GaussianMixture, LatentDirichletAllocation, MissingNormal, ProbabilisticPCA)
+                         GaussianMixture, LatentDirichletAllocation, MissingNormal, ProbabilisticPCA,
+                         StudentTMixture)
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "GaussianHMM",
     "LatentDirichletAllocation",
     "MissingNormal",
+    "StudentTMixture",
     # modules
     "accelerate",
     "bernoulli",
@@ -64,6 +66,7 @@ __all__ = [
     "map_gmm",
     "missing",
     "plotting",
+    "tmix",
     "vbgmm",
     "widgets",
 ]

@@ -8,7 +8,9 @@ log space; the M-step (:func:`m_step`) is the ratio of expected counts
 :eq:`coins-m-step` and, when the weights are learned, :eq:`coins-m-weights`.
 With the labels known, the fit is :func:`complete_data_mle`
 (:eq:`coins-complete-mle`).  :func:`fit` runs EM with the generic driver
-:func:`emtutor.em.run_em`.
+:func:`emtutor.em.run_em`.  :func:`monte_carlo_em` replaces the E-step's
+expectation by an average over sampled coins (Monte Carlo EM; stochastic EM
+with one draw), :eq:`sem-mc-e-step`.
 
 The likelihood is that of the observed *sequences* of tosses,
 :eq:`coins-log-likelihood`; the likelihood of the head *counts* differs from
@@ -37,6 +39,9 @@ __all__ = [
     "complete_data_mle",
     "fit",
     "check_params",
+    "MonteCarloRun",
+    "monte_carlo_e_step",
+    "monte_carlo_em",
 ]
 
 
@@ -387,3 +392,99 @@ def check_params(params, n_components: int, *, open_interval: bool = False) -> C
     if np.any((thetas < 0) | (thetas > 1)):
         raise ValueError(f"thetas must be between 0 and 1, got {thetas}")
     return CoinParams(check_probability_vector(params.weights, n_components, "weights"), thetas)
+
+
+# ---------------------------------------------------------------------------
+# Monte Carlo and stochastic EM.
+# ---------------------------------------------------------------------------
+
+
+class MonteCarloRun(NamedTuple):
+    """What :func:`monte_carlo_em` returns.
+
+    Attributes
+    ----------
+    params : list of CoinParams
+        ``params[0]`` the start, ``params[t]`` after ``t`` iterations.
+    log_likelihoods : ndarray of shape (n_iter + 1,)
+        The exact log-likelihood :eq:`coins-log-likelihood` of every ``params[t]``.
+    """
+
+    params: list
+    log_likelihoods: np.ndarray
+
+
+def monte_carlo_e_step(data: CoinData, params: CoinParams, n_draws: int,
+                       random_state=None) -> tuple[np.ndarray, np.ndarray]:
+    """A Monte Carlo E-step: the fraction of ``n_draws`` sampled coins, :eq:`sem-mc-e-step`.
+
+    For every set, ``n_draws`` coins are drawn from its posterior (the
+    responsibilities of :func:`e_step`) and the responsibility is replaced
+    by the fraction of draws that picked each coin: an unbiased estimate of
+    it, with variance ``r_ik (1 - r_ik) / n_draws``.  With ``n_draws = 1``
+    every set is given to one coin: stochastic EM's "S-step".
+
+    Parameters
+    ----------
+    data : CoinData
+    params : CoinParams
+    n_draws : int
+        Number of sampled coins per set, ``>= 1``.
+    random_state : int, numpy Generator or None
+
+    Returns
+    -------
+    resp : ndarray of shape (n_sets, n_components)
+        The sampled fractions; rows sum to 1.
+    log_norm : ndarray of shape (n_sets,)
+        The exact ``log p(set i)`` under ``params``, as :func:`e_step`'s.
+    """
+    n_draws = check_positive_int(n_draws, "n_draws", 1)
+    rng = as_rng(random_state)
+    resp, log_norm = e_step(data, params)
+    resp = resp / resp.sum(axis=1, keepdims=True)  # exactly normalised for the sampler
+    counts = rng.multinomial(n_draws, resp)
+    return counts / n_draws, log_norm
+
+
+def monte_carlo_em(data: CoinData, params: CoinParams, *, n_draws: int, n_iter: int,
+                   learn_weights: bool = True, random_state=None) -> MonteCarloRun:
+    """Monte Carlo EM (Wei and Tanner, 1990): :func:`monte_carlo_e_step`, then :func:`m_step`.
+
+    With ``n_draws = 1`` this is stochastic EM (Celeux and Diebolt, 1985).
+    The M-step maximises a *noisy* ``Q``, so the log-likelihood can go down:
+    EM's guarantee :eq:`em-monotone` does not hold, and the run does not go
+    through :func:`emtutor.em.run_em` (whose check would call each decrease a
+    bug).  It runs exactly ``n_iter`` iterations; the iterates hover about
+    EM's fixed point, with a spread that shrinks like ``1 / sqrt(n_draws)``.
+
+    Parameters
+    ----------
+    data : CoinData
+    params : CoinParams
+        The start.
+    n_draws : int
+        Sampled coins per set in every E-step, ``>= 1``.
+    n_iter : int
+        Number of iterations, ``>= 1``.
+    learn_weights : bool, default True
+    random_state : int, numpy Generator or None
+
+    Returns
+    -------
+    MonteCarloRun
+    """
+    data = _check_data(data)
+    params = check_params(params, np.size(params.thetas), open_interval=False)
+    n_draws = check_positive_int(n_draws, "n_draws", 1)
+    n_iter = check_positive_int(n_iter, "n_iter", 1)
+    rng = as_rng(random_state)
+    history = [params]
+    log_likelihoods = []
+    for _ in range(n_iter):
+        resp, log_norm = monte_carlo_e_step(data, params, n_draws, rng)
+        log_likelihoods.append(float(np.sum(log_norm)))
+        params = m_step(data, resp, params, learn_weights=learn_weights)
+        history.append(params)
+    log_likelihoods.append(log_likelihood(data, params))
+    return MonteCarloRun(history, np.array(log_likelihoods))

@@ -39,7 +39,7 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, vbgmm
+from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, tmix, vbgmm
 from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
@@ -53,6 +53,7 @@ __all__ = [
     "GaussianHMM",
     "MissingNormal",
     "LatentDirichletAllocation",
+    "StudentTMixture",
 ]
 
 
@@ -1203,3 +1204,143 @@ class LatentDirichletAllocation(_Estimator):
         """Most probable words per topic; see :func:`emtutor.lda.top_words`."""
         self._check_fitted()
         return lda.top_words(self.topic_word_, n_top, vocabulary)
+
+
+# --------------------------------------------------------------------------
+# Mixtures of t distributions
+
+
+class StudentTMixture(_Mixture):
+    """Mixture of multivariate t distributions fitted by ECM (:eq:`tmix-density`); see :func:`emtutor.tmix.fit`.
+
+    The settings it shares with :class:`GaussianMixture` mean the same.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+    nu_step : {"ecm", "newton", "ecme", "fixed"}, default "ecm"
+        How the degrees of freedom are updated (:data:`emtutor.tmix.NU_STEPS`);
+        ``"fixed"`` keeps ``dofs_init``.
+    init : {"k-means++", "random_from_data"}, default "k-means++"
+    n_init : int, default 1
+    reg_covar : float, default 1e-6
+        Added to the diagonal of every scale matrix in each M-step.
+    tol : float, default 1e-4
+        Stop when the log-likelihood *per sample* changes by less than ``tol``.
+    max_iter : int, default 100
+    random_state : int, numpy Generator or None
+    record : bool, default False
+    weights_init, means_init, covariances_init : array, optional
+        Explicit initial weights, locations and (full) scale matrices.
+    dofs_init : float or array of shape (n_components,), optional
+        Initial degrees of freedom (``inf`` allowed); default 10.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray of shape (n_components, n_features, n_features)
+        The scale matrices.
+    dofs_ : ndarray of shape (n_components,)
+    params_ : emtutor.tmix.TMixParams
+    converged_ : bool
+    n_iter_ : int
+    objectives_ : ndarray of shape (n_iter_,)
+    objective_ : float
+    lower_bound_ : float
+        ``objective_ / n_samples``.
+    restarts_ : emtutor.gmm.RestartSummary
+    history_ : emtutor.em.EMHistory or None
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from emtutor import StudentTMixture, datasets
+    >>> model = StudentTMixture(3, random_state=0).fit(datasets.three_gaussians())
+    >>> model.dofs_.shape
+    (3,)
+    """
+
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        nu_step: str = "ecm",
+        init: str = "k-means++",
+        n_init: int = 1,
+        reg_covar: float = 1e-6,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        random_state=None,
+        record: bool = False,
+        weights_init=None,
+        means_init=None,
+        covariances_init=None,
+        dofs_init=None,
+    ):
+        _keep_arguments(self, locals())
+
+    def fit(self, X, y=None) -> "StudentTMixture":
+        """Fit the mixture to ``X`` (see :func:`emtutor.tmix.fit`).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = _dense_data(X, self)
+        result = tmix._fit(
+            X,
+            self.n_components,
+            init=self.init,
+            n_init=self.n_init,
+            weights=self.weights_init,
+            means=self.means_init,
+            covariances=self.covariances_init,
+            dofs=self.dofs_init,
+            nu_step=self.nu_step,
+            reg_covar=self.reg_covar,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+            record=self.record,
+        )
+        self._store_run(result, X.shape[1])
+        self.lower_bound_ = result.objective / len(X)
+        self.restarts_ = result.restarts
+        return self
+
+    def _e_step(self, X):
+        """``(resp, log_norm)`` of ``X``, the pair the methods shared with GaussianMixture use."""
+        self._check_fitted()
+        X = _dense_data(X, self)
+        self._check_n_features(X.shape[1])
+        expectations, log_norm = tmix.e_step(X, self.params_)
+        return expectations.resp, log_norm
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Responsibilities :eq:`tmix-e-resp`: array of shape (n_samples, n_components)."""
+        return self._e_step(X)[0]
+
+    def _n_parameters(self) -> int:
+        return tmix.n_parameters(self.n_components, self.n_features_in_, self.nu_step != "fixed")
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw points from the fitted mixture (see :func:`emtutor.tmix.sample`).
+
+        Uses ``random_state`` afresh at each call, as :meth:`GaussianMixture.sample`.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Grouped by component.
+        labels : ndarray of shape (n_samples,)
+        """
+        self._check_fitted()
+        n_samples = check_positive_int(n_samples, "n_samples", 1)
+        return tmix.sample(self.params_, n_samples, self.random_state)

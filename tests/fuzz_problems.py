@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 import emtutor
-from emtutor import bernoulli, coins, factor, gmm, hmm, hmm_core, lda, missing
+from emtutor import bernoulli, coins, factor, gmm, hmm, hmm_core, lda, missing, tmix
 from emtutor.em import ConvergenceWarning, LikelihoodDecreaseError
 
 OUTCOMES = ["ok", "value_error", "nonfinite", "unrelated", "decrease", "accepted", "wrong_name", "warning"]
@@ -228,6 +228,23 @@ def factor_problem(rng):
     def call():
         model = estimator(q, random_state=seed).fit(X)
         return model, model.transform(X), model.score(X), model.get_covariance()
+def tmix_problem(rng):
+    n, d = int(rng.integers(2, 60)), int(rng.integers(1, 4))
+    X = random_matrix(rng, n, d)
+    k = int(rng.integers(1, 4))
+    reg_covar = float(rng.choice([0.0, 1e-6, 1e-3]))
+    nu_step = str(rng.choice(["ecm", "newton", "ecme", "fixed"]))
+    dofs_init = rng.choice([None, 0.5, 30.0, np.inf])
+    seed = int(rng.integers(1 << 30))
+    X_new = random_matrix(rng, int(rng.integers(1, 5)), d)
+
+    def call():
+        model = emtutor.StudentTMixture(k, reg_covar=reg_covar, nu_step=nu_step, dofs_init=dofs_init, n_init=2,
+                                        random_state=seed, max_iter=100).fit(X)
+        # dofs_ may be inf (a normal component): checked for being positive
+        return ({name: value for name, value in vars(model).items() if name.endswith("_") and name not in
+                 ("dofs_", "params_", "history_")}, model.dofs_ > 0, model.predict_proba(X_new),
+                model.predict(X_new), model.score_samples(X_new), model.bic(X), model.sample(3)[0])
     return call
 
 
@@ -235,6 +252,7 @@ PROBLEMS = {
     "gmm": gmm_problem,
     "factor": factor_problem,
     "bernoulli": bernoulli_problem,
+    "tmix": tmix_problem,
     "hmm_gaussian": hmm_gaussian_problem,
     "hmm_categorical": hmm_categorical_problem,
     "missing": missing_problem,
@@ -246,7 +264,7 @@ PROBLEMS = {
 #: in a sorted list, so a new model does not change the problems of the others
 #: (the regression cases in tests/test_fuzz.py name (model, seed) pairs).
 MODEL_NUMBERS = {"coins": 0, "gmm": 1, "hmm_categorical": 2, "hmm_gaussian": 3, "lda": 4, "missing": 5,
-                 "bernoulli": 6, "factor": 7}
+                 "bernoulli": 6, "factor": 7, "tmix": 8}
 
 
 def problem_rng(model: str, seed: int) -> np.random.Generator:
@@ -329,6 +347,11 @@ def invalid_cases():
         "GaussianMixture": (lambda **kw: emtutor.GaussianMixture(**{"n_components": 2, **_settings(kw)}).fit(
             kw.get("X", _X)), ["X", "n_components", "tol", "max_iter", "reg_covar", "n_init", "covariance_type",
                                 "init", "random_state"]),
+        "tmix.fit": (lambda **kw: tmix.fit(kw.pop("X", _X), kw.pop("n_components", 2), **kw),
+                     ["X", "n_components", "tol", "max_iter", "reg_covar", "n_init", "init", "random_state"]),
+        "StudentTMixture": (lambda **kw: emtutor.StudentTMixture(**{"n_components": 2, **_settings(kw)}).fit(
+            kw.get("X", _X)), ["X", "n_components", "tol", "max_iter", "reg_covar", "n_init", "init",
+                                "random_state"]),
         "hmm.fit_gaussian": (lambda **kw: hmm.fit_gaussian(kw.pop("X", _X), kw.pop("n_components", 2), **kw),
                              ["X", "n_components", "tol", "max_iter", "reg_covar", "covariance_type", "init",
                               "method", "random_state"]),

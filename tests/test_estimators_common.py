@@ -37,6 +37,7 @@ ESTIMATORS = [
     (emtutor.GaussianHMM(2), "predict", X_REAL),
     (emtutor.MissingNormal(), "transform", X_REAL),
     (emtutor.LatentDirichletAllocation(2), "transform", X_COUNTS),
+    (emtutor.StudentTMixture(2), "predict", X_REAL),
 ]
 IDS = [type(e).__name__ for e, _, _ in ESTIMATORS]
 
@@ -112,7 +113,8 @@ def test_fit_accepts_y_and_ignores_it():
 
 
 CHECKED = [emtutor.GaussianMixture(), emtutor.LatentDirichletAllocation(2), emtutor.MissingNormal(),
-           emtutor.FactorAnalysis(), emtutor.ProbabilisticPCA()]
+           emtutor.FactorAnalysis(), emtutor.ProbabilisticPCA(),
+           emtutor.StudentTMixture()]
 
 # The checks scikit-learn skips, with the reason.  None is skipped by emtutor.
 EXPECTED_SKIPS = {
@@ -186,6 +188,7 @@ def test_grid_search_selects_n_components_inside_a_pipeline():
         (emtutor.GaussianHMM(2, random_state=0), X_REAL, ["hmm.as_data_matrix", "gmm.as_data_matrix"]),
         (emtutor.MissingNormal(), X_REAL, ["missing.as_data_matrix"]),
         (emtutor.LatentDirichletAllocation(2, random_state=0), X_COUNTS, ["lda.as_count_matrix"]),
+        (emtutor.StudentTMixture(2, random_state=0), X_REAL, ["estimators.as_data_matrix", "tmix.as_data_matrix"]),
     ],
     ids=lambda value: type(value).__name__ if not isinstance(value, (list, np.ndarray)) else "",
 )
