@@ -207,7 +207,7 @@ _HUGE = np.finfo(float).max
 _CHUNK_FACTOR = 0.6
 
 
-#: Scratch arrays kept between calls, per thread (see :func:`_scratch`).
+#: Scratch arrays kept between calls, per thread (see ``_scratch``).
 _SCRATCH = threading.local()
 
 #: Largest scratch array kept (bytes); bigger ones are allocated afresh.
@@ -258,7 +258,7 @@ def _renormalise_at(bounds):
 
 
 def _combine_exact(left, left_scale, right, right_scale):
-    """:func:`_combine` with every row's terms weighted in log space (exact whatever the scales)."""
+    """``_combine`` with every row's terms weighted in log space (exact whatever the scales)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         weights = np.log(left)
         weights += right_scale[:, None, :]
@@ -289,7 +289,7 @@ def _combine(left, left_scale, right, right_scale):
     by so many orders of magnitude that a product row's weighted terms could
     underflow (its sum falls below :data:`_COMBINE_FLOOR`), that matrix is
     recomputed with each row's terms weighted in log space
-    (:func:`_combine_exact`).  Returns the normalised product and its rows'
+    (``_combine_exact``).  Returns the normalised product and its rows'
     log scales.
     """
     n, k = right_scale.shape
@@ -519,7 +519,7 @@ def forward_backward_sequences(frame_loglik, lengths, startprob, transmat, chunk
     2. two scans of log depth over the chunks of each sequence (all
        sequences at once) combine those matrices into the forward vector at
        every chunk's end and the backward vector at every chunk's start
-       (:func:`_combine`: rows' scales kept as logarithms); the forward
+       (``_combine``: rows' scales kept as logarithms); the forward
        scan's scales are the log-likelihoods;
     3. both recursions are rerun in all chunks at once from those vectors.
 
