@@ -200,6 +200,12 @@ class _Mixture(_Estimator):
 
     _estimator_type = "density_estimator"
 
+    def _store_mixture_run(self, result, X) -> None:
+        """The driver's attributes, plus the per-sample ``lower_bound_`` and ``restarts_``."""
+        self._store_run(result, X.shape[1])
+        self.lower_bound_ = result.objective / len(X)
+        self.restarts_ = result.restarts
+
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit, then return the most responsible component of each point."""
         return self.fit(X).predict(X)
@@ -360,9 +366,7 @@ class GaussianMixture(_Mixture):
             random_state=self.random_state,
             record=self.record,
         )
-        self._store_run(result, X.shape[1])
-        self.lower_bound_ = result.objective / len(X)
-        self.restarts_ = result.restarts
+        self._store_mixture_run(result, X)
         self.prior_ = prior
         return self
 
@@ -590,9 +594,7 @@ class BernoulliMixture(_Mixture):
             random_state=self.random_state,
             record=self.record,
         )
-        self._store_run(result, X.shape[1])
-        self.lower_bound_ = result.objective / len(X)
-        self.restarts_ = result.restarts
+        self._store_mixture_run(result, X)
         return self
 
     def _e_step(self, X):
@@ -1310,9 +1312,7 @@ class StudentTMixture(_Mixture):
             random_state=self.random_state,
             record=self.record,
         )
-        self._store_run(result, X.shape[1])
-        self.lower_bound_ = result.objective / len(X)
-        self.restarts_ = result.restarts
+        self._store_mixture_run(result, X)
         return self
 
     def _e_step(self, X):
@@ -1322,10 +1322,6 @@ class StudentTMixture(_Mixture):
         self._check_n_features(X.shape[1])
         expectations, log_norm = tmix.e_step(X, self.params_)
         return expectations.resp, log_norm
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Responsibilities :eq:`tmix-e-resp`: array of shape (n_samples, n_components)."""
-        return self._e_step(X)[0]
 
     def _n_parameters(self) -> int:
         return tmix.n_parameters(self.n_components, self.n_features_in_, self.nu_step != "fixed")
