@@ -458,6 +458,12 @@ def _fit(data: FactorData | MissingFactorData, n_factors, *, noise, components, 
     params = check_params(FactorParams(mean, components, noise_variance), q, d)
     if noise == "isotropic" and np.ptp(params.noise_variance) > 0:
         raise ValueError("noise_variance must have equal entries for noise='isotropic' (PPCA has one variance)")
+    if with_missing and np.any(variances < missing._MIN_VARIANCE):
+        i = int(np.argmin(variances))
+        raise ValueError(
+            f"the observed values of X[:, {i}] have variance {variances[i]:.3g}, below {missing._MIN_VARIANCE:g}, "
+            "where float64 loses digits (subnormal numbers) or underflows to 0: rescale X"
+        )
     if not with_missing:
         return run_em(data, params, e_step=e_step, m_step=partial(m_step, noise=noise),
                       n_observations=data.n_samples, tol=tol, max_iter=max_iter, record=record)
@@ -674,11 +680,14 @@ def _check_not_collapsed_missing(noise_variance, data: MissingFactorData, noise:
     try:
         _check_not_collapsed(noise_variance, data.variances, noise)
     except ValueError as error:
-        informative = int(np.count_nonzero(data.observed.sum(axis=1) > q))
-        raise ValueError(
-            f"{error}. With missing values, only rows that observe more than n_factors={q} values constrain the "
-            f"noise; X has {informative} such row(s)"
-        ) from None
+        if noise == "diagonal":
+            i = int(np.argmin(noise_variance / data.variances))
+            where = f"variable {i} is observed in {int(data.observed[:, i].sum())} row(s)"
+        else:
+            informative = int(np.count_nonzero(data.observed.sum(axis=1) > q))
+            where = (f"only rows that observe more than n_factors={q} values constrain the noise, and X has "
+                     f"{informative}")
+        raise ValueError(f"{error}. With missing values: {where}") from None
 
 
 def _observed_data_ll_terms(X, params: FactorParams):
