@@ -21,6 +21,19 @@ the objective is the log-likelihood :eq:`fa-log-likelihood`.
 The data enter only through their mean and covariance, so an iteration
 costs ``O(D^2 F)`` whatever the number of points.
 
+With missing values (``NaN`` in ``X``, any pattern; the convention of
+:mod:`emtutor.missing`), :func:`fit` maximises the observed-data
+log-likelihood :eq:`fa-missing-log-likelihood` instead: the hidden variables
+are still the factors alone, since with diagonal noise the missing
+coordinates integrate out.  :func:`e_step_missing` is each row's factor
+posterior given its observed values, :eq:`fa-missing-posterior` (rows grouped
+by missingness pattern, one ``F x F`` factorisation per pattern), and
+:func:`m_step_missing` a regression per variable over the rows that observe
+it, which now estimates the mean as well, :eq:`fa-missing-m-loadings` and
+:eq:`fa-missing-m-noise`.  An iteration then costs ``O(N D F^2)``.  A row
+with nothing observed adds nothing; :func:`log_density` and
+:func:`posterior_means` accept ``NaN`` the same way.
+
 The estimators :class:`~emtutor.estimators.FactorAnalysis` and
 :class:`~emtutor.estimators.ProbabilisticPCA` follow scikit-learn's
 ``FactorAnalysis`` (``components_`` of shape ``(F, D)``, ``noise_variance_``,
