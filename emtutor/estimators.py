@@ -633,6 +633,7 @@ class _FactorModel(_Estimator):
 
     _noise = "diagonal"
     _transformer = True
+    _input_tags = {"allow_nan": True}
 
     def __init__(
         self,
@@ -653,15 +654,17 @@ class _FactorModel(_Estimator):
         Parameters
         ----------
         X : array of shape (n_samples, n_features)
+            ``NaN`` marks a missing value (any pattern): EM then maximises the
+            likelihood of the observed values, :eq:`fa-missing-log-likelihood`.
         y : ignored
 
         Returns
         -------
         self
         """
-        X = _dense_data(X, self)
+        X = as_data_matrix(_reject_sparse(X, self), allow_nan=True)
         result = factor._fit(
-            factor._summarise(X),
+            factor.as_missing_data(X) if np.isnan(X).any() else factor._summarise(X),
             self.n_factors,
             noise=self._noise,
             components=self.components_init,
@@ -675,12 +678,16 @@ class _FactorModel(_Estimator):
 
     def _data(self, X) -> np.ndarray:
         self._check_fitted()
-        X = _dense_data(X, self)
+        X = as_data_matrix(_reject_sparse(X, self), allow_nan=True)
         self._check_n_features(X.shape[1])
         return X
 
     def transform(self, X) -> np.ndarray:
-        """The posterior means of the factors, ``E[z_n | x_n]`` :eq:`fa-posterior`: shape (n_samples, n_factors)."""
+        """The posterior means of the factors, ``E[z_n | x_n]`` :eq:`fa-posterior`: shape (n_samples, n_factors).
+
+        A row with missing values (``NaN``) gets ``E[z_n | x_n,o]`` given its
+        observed values, :eq:`fa-missing-posterior`; a row with nothing observed, 0.
+        """
         return factor.posterior_means(self._data(X), self.params_)
 
     def fit_transform(self, X, y=None) -> np.ndarray:
@@ -688,7 +695,11 @@ class _FactorModel(_Estimator):
         return self.fit(X).transform(X)
 
     def score_samples(self, X) -> np.ndarray:
-        """``log p(x_n)`` of each row under :eq:`fa-marginal`: shape (n_samples,)."""
+        """``log p(x_n)`` of each row under :eq:`fa-marginal`: shape (n_samples,).
+
+        For a row with missing values (``NaN``), the density of its observed
+        values, :eq:`fa-missing-log-likelihood` (0 for a row with nothing observed).
+        """
         return factor.log_density(self._data(X), self.params_)
 
     def score(self, X, y=None) -> float:
@@ -718,6 +729,14 @@ class FactorAnalysis(_FactorModel):
     different algorithm; the number of factors is ``n_factors`` (scikit-learn
     calls it ``n_components``, which in emtutor is always the number of
     latent classes).
+
+    Missing values: unlike scikit-learn's ``FactorAnalysis`` and ``PCA``,
+    which reject ``NaN``, ``X`` may mark missing values with ``NaN`` in any
+    pattern (as :class:`MissingNormal`).  ``fit`` then maximises the
+    likelihood of the observed values by EM (:func:`emtutor.factor.fit`),
+    ``transform`` gives each row's factors given its observed values and
+    ``score_samples`` the log density of its observed values; a row with
+    nothing observed adds nothing to the fit, transforms to 0 and scores 0.
 
     Parameters
     ----------
@@ -751,7 +770,9 @@ class ProbabilisticPCA(_FactorModel):
     Its maximum-likelihood solution is known in closed form
     (:func:`emtutor.factor.ppca_closed_form`); EM reaches it without an
     eigendecomposition.  Settings and attributes as :class:`FactorAnalysis`
-    (``noise_variance_`` holds ``sigma^2`` for every feature).
+    (``noise_variance_`` holds ``sigma^2`` for every feature), and, as there,
+    ``NaN`` marks a missing value (PPCA with missing values,
+    :eq:`fa-missing-log-likelihood`; scikit-learn's ``PCA`` rejects ``NaN``).
     """
 
     _noise = "isotropic"

@@ -21,6 +21,19 @@ the objective is the log-likelihood :eq:`fa-log-likelihood`.
 The data enter only through their mean and covariance, so an iteration
 costs ``O(D^2 F)`` whatever the number of points.
 
+With missing values (``NaN`` in ``X``, any pattern; the convention of
+:mod:`emtutor.missing`), :func:`fit` maximises the observed-data
+log-likelihood :eq:`fa-missing-log-likelihood` instead: the hidden variables
+are still the factors alone, since with diagonal noise the missing
+coordinates integrate out.  :func:`e_step_missing` is each row's factor
+posterior given its observed values, :eq:`fa-missing-posterior` (rows grouped
+by missingness pattern, one ``F x F`` factorisation per pattern), and
+:func:`m_step_missing` a regression per variable over the rows that observe
+it, which now estimates the mean as well, :eq:`fa-missing-m-loadings` and
+:eq:`fa-missing-m-noise`.  An iteration then costs ``O(N D F^2)``.  A row
+with nothing observed adds nothing; :func:`log_density` and
+:func:`posterior_means` accept ``NaN`` the same way.
+
 The estimators :class:`~emtutor.estimators.FactorAnalysis` and
 :class:`~emtutor.estimators.ProbabilisticPCA` follow scikit-learn's
 ``FactorAnalysis`` (``components_`` of shape ``(F, D)``, ``noise_variance_``,
@@ -36,6 +49,7 @@ import numpy as np
 from scipy import linalg
 
 from ._validation import as_data_matrix, as_rng, check_positive_int, check_shape
+from . import missing
 from .em import EMResult, run_em
 
 __all__ = [
@@ -52,6 +66,11 @@ __all__ = [
     "ppca_closed_form",
     "n_parameters",
     "fit",
+    "MissingFactorData",
+    "MissingFactorStats",
+    "as_missing_data",
+    "e_step_missing",
+    "m_step_missing",
 ]
 
 #: ``"diagonal"`` noise is factor analysis, ``"isotropic"`` noise (one
@@ -259,13 +278,17 @@ def log_density(X, params: FactorParams) -> np.ndarray:
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
+        ``NaN`` marks a missing value: a row's density is then that of its
+        observed values, :eq:`fa-missing-log-likelihood` (0 if nothing is observed).
     params : FactorParams
 
     Returns
     -------
     ndarray of shape (n_samples,)
     """
-    X = as_data_matrix(X)
+    X = as_data_matrix(X, allow_nan=True)
+    if np.isnan(X).any():
+        return _observed_data_ll_terms(X, params)[1]
     params = check_params(params, len(np.atleast_2d(params.components)), X.shape[1])
     m_chol, _ = _posterior_parts(params)
     centred = X - params.mean
@@ -280,11 +303,17 @@ def log_density(X, params: FactorParams) -> np.ndarray:
 def posterior_means(X, params: FactorParams) -> np.ndarray:
     """``E[z_n | x_n] = G W^T Phi^-1 (x_n - mu)`` of every row, :eq:`fa-posterior`.
 
+    ``NaN`` in ``X`` marks a missing value: a row's posterior mean is then
+    given its observed values, :eq:`fa-missing-posterior` (0, the prior
+    mean, if nothing is observed).
+
     Returns
     -------
     ndarray of shape (n_samples, n_factors)
     """
-    X = as_data_matrix(X)
+    X = as_data_matrix(X, allow_nan=True)
+    if np.isnan(X).any():
+        return _observed_data_ll_terms(X, params)[0].means
     params = check_params(params, len(np.atleast_2d(params.components)), X.shape[1])
     _, b = _posterior_parts(params)
     return (X - params.mean) @ b.T
@@ -359,6 +388,12 @@ def fit(
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
+        ``NaN`` marks a missing value (any pattern): EM then maximises the
+        observed-data log-likelihood :eq:`fa-missing-log-likelihood` with
+        :func:`e_step_missing` and :func:`m_step_missing`, and also
+        estimates the mean; a row with nothing observed adds nothing.
+        Without ``NaN`` it uses :func:`e_step` and :func:`m_step`, which
+        need only the mean and covariance of ``X``.
     n_factors : int
         ``F``, the number of hidden factors, ``1 <= F < n_features``.
     noise : {"diagonal", "isotropic"}, default "diagonal"
@@ -387,7 +422,8 @@ def fit(
     Raises
     ------
     ValueError
-        For NaN/inf or non-2-D ``X``, fewer than 2 rows, ``n_factors`` out
+        For inf or non-2-D ``X``, fewer than 2 rows (with an observed
+        value), a column with no observed value, ``n_factors`` out
         of range, an unknown ``noise``, initial values of the wrong shape,
         non-positive noise variances, a variable with zero variance, or a
         noise variance that collapses towards 0 during EM (the likelihood
@@ -404,19 +440,23 @@ def fit(
     >>> bool(np.allclose(em.components.T @ em.components, exact.components.T @ exact.components, atol=1e-6))
     True
     """
-    return _fit(as_factor_data(X), n_factors, noise=noise, components=components, noise_variance=noise_variance,
+    X = as_data_matrix(X, allow_nan=True)
+    data = as_missing_data(X) if np.isnan(X).any() else _summarise(X)
+    return _fit(data, n_factors, noise=noise, components=components, noise_variance=noise_variance,
                 tol=tol, max_iter=max_iter, random_state=random_state, record=record)
 
 
-def _fit(data: FactorData, n_factors, *, noise, components, noise_variance, tol, max_iter, random_state,
-         record) -> EMResult:
-    """:func:`fit` on data already summarised by :func:`as_factor_data`."""
-    d = len(data.mean)
+def _fit(data: FactorData | MissingFactorData, n_factors, *, noise, components, noise_variance, tol, max_iter,
+         random_state, record) -> EMResult:
+    """:func:`fit` on data already summarised by :func:`as_factor_data` or :func:`as_missing_data`."""
+    with_missing = isinstance(data, MissingFactorData)
+    mean = data.offset if with_missing else data.mean
+    d = len(mean)
     if d < 2:
         raise ValueError(f"X has n_features={d}; a factor model needs at least 2 (n_factors < n_features)")
     q = check_positive_int(n_factors, "n_factors", 1, d - 1)
     _check_noise(noise)
-    variances = np.diag(data.covariance)
+    variances = data.variances if with_missing else np.diag(data.covariance)
     if np.any(variances <= 0):
         i = int(np.argmin(variances))
         raise ValueError(
@@ -428,8 +468,248 @@ def _fit(data: FactorData, n_factors, *, noise, components, noise_variance, tol,
         components = as_rng(random_state).normal(size=(q, d)) * np.sqrt(variances)
     if noise_variance is None:
         noise_variance = variances if noise == "diagonal" else np.full(d, variances.mean())
-    params = check_params(FactorParams(data.mean, components, noise_variance), q, d)
+    params = check_params(FactorParams(mean, components, noise_variance), q, d)
     if noise == "isotropic" and np.ptp(params.noise_variance) > 0:
         raise ValueError("noise_variance must have equal entries for noise='isotropic' (PPCA has one variance)")
-    return run_em(data, params, e_step=e_step, m_step=partial(m_step, noise=noise), n_observations=data.n_samples,
-                  tol=tol, max_iter=max_iter, record=record)
+    if with_missing and np.any(variances < missing._MIN_VARIANCE):
+        i = int(np.argmin(variances))
+        raise ValueError(
+            f"the observed values of X[:, {i}] have variance {variances[i]:.3g}, below {missing._MIN_VARIANCE:g}, "
+            "where float64 loses digits (subnormal numbers) or underflows to 0: rescale X"
+        )
+    if not with_missing:
+        return run_em(data, params, e_step=e_step, m_step=partial(m_step, noise=noise),
+                      n_observations=data.n_samples, tol=tol, max_iter=max_iter, record=record)
+    informative = int(np.count_nonzero(data.observed.sum(axis=1) > q))
+    if informative == 0:
+        raise ValueError(
+            f"no row of X observes more than n_factors={q} values: every row can be fitted exactly by the "
+            "factors, so the noise variance goes to 0 and the likelihood has no maximum; use fewer factors "
+            "(n_factors) or rows with more observed values"
+        )
+    return run_em(data, params, e_step=e_step_missing, m_step=partial(m_step_missing, noise=noise),
+                  n_observations=len(data.centred), tol=tol, max_iter=max_iter, record=record)
+
+
+# --------------------------------------------------------------------------
+# Missing values
+
+
+class MissingFactorData(NamedTuple):
+    """Data with missing values as EM for a factor model uses them.
+
+    The observed values are kept centred on their column means (``offset``), so
+    no sum of squares loses digits to a large mean; parameters stay in the
+    data's own units.
+
+    Attributes
+    ----------
+    groups : emtutor.missing.PatternGroups
+        The rows grouped by missingness pattern (the same grouping as
+        :mod:`emtutor.missing`).
+    centred : ndarray of shape (n_samples, n_features)
+        ``x_nd - offset_d`` where observed, 0 where missing.
+    observed : ndarray of shape (n_samples, n_features)
+        1.0 where observed, 0.0 where missing.
+    offset : ndarray of shape (n_features,)
+        The mean of each column's observed values.
+    variances : ndarray of shape (n_features,)
+        The (divide-by-count) variance of each column's observed values.
+    """
+
+    groups: object
+    centred: np.ndarray
+    observed: np.ndarray
+    offset: np.ndarray
+    variances: np.ndarray
+
+
+class MissingFactorStats(NamedTuple):
+    """The E-step's posterior of every row's factors given its observed values, :eq:`fa-missing-posterior`.
+
+    Attributes
+    ----------
+    means : ndarray of shape (n_samples, n_factors)
+        ``E[z_n | x_n,o]`` (0, the prior mean, for a row with nothing observed).
+    covariances : ndarray of shape (n_samples, n_factors, n_factors)
+        ``cov[z_n | x_n,o] = G_o`` (the same for every row with the same pattern;
+        the identity for a row with nothing observed).
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+def as_missing_data(X) -> MissingFactorData:
+    """Validate ``X`` (``NaN`` marks a missing value) for :func:`fit` and summarise it.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a 2-D numeric array, holds inf, has fewer than 2 rows
+        with an observed value, or has a column with no observed value or
+        with fewer than two distinct observed values (its variance, and so
+        its noise variance, cannot be estimated).
+    """
+    groups = missing._group_for_params(X)
+    X, miss = groups.X, groups.missing
+    if groups.n_used < 2:
+        raise ValueError(
+            f"X has {groups.n_used} row(s) with an observed value; a factor model needs at least 2 to "
+            "estimate a covariance"
+        )
+    for j in range(X.shape[1]):
+        values = X[~miss[:, j], j]
+        if values.size == 0:
+            raise ValueError(
+                f"column {j} of X has no observed value (every entry is NaN): its mean, loadings and noise "
+                "variance cannot be estimated; drop that column"
+            )
+        if np.unique(values).size < 2:
+            raise ValueError(
+                f"column {j} of X has {values.size} observed value(s) but fewer than two distinct ones, so its "
+                "variance (and noise variance) cannot be estimated; drop the column or collect more data"
+            )
+    observed = (~miss).astype(float)
+    values = np.where(miss, np.nan, X)
+    offset = np.nanmean(values, axis=0)
+    centred = np.where(miss, 0.0, X - offset)
+    variances = np.sum(centred**2, axis=0) / observed.sum(axis=0)
+    return MissingFactorData(groups, centred, observed, offset, variances)
+
+
+def _missing_posterior(data: MissingFactorData, params: FactorParams):
+    """Posterior moments :eq:`fa-missing-posterior` and ``log p(x_n,o)`` :eq:`fa-missing-log-likelihood`.
+
+    One batched Cholesky factorisation of ``M_o = I + W_o^T Psi_o^-1 W_o`` per
+    number of missing values (one matrix per pattern), then
+    ``E[z_n] = M_o^-1 W_o^T Psi_o^-1 (x_n,o - mu_o)``, ``cov = M_o^-1`` and,
+    by the determinant lemma and Woodbury's identity,
+    ``log N(x_o | mu_o, C_o)`` with ``log det C_o = log det M_o + sum log psi_o``
+    and quadratic form ``r^T Psi_o^-1 r - r^T Psi_o^-1 W_o E[z_n]``.
+    """
+    groups = data.groups
+    loadings = params.components.T  # W, (D, F)
+    n_samples, n_features = groups.shape
+    q = loadings.shape[1]
+    shift = params.mean - data.offset
+    means = np.zeros((n_samples, q))
+    covariances = np.broadcast_to(np.eye(q), (n_samples, q, q)).copy()
+    log_norm = np.zeros(n_samples)
+    for group in groups._groups:
+        if group.n_missing == n_features:  # nothing observed: the prior, no contribution
+            continue
+        obs = group.observed_cols  # (P, O)
+        w_o = loadings[obs]  # (P, O, F)
+        psi_o = params.noise_variance[obs]  # (P, O)
+        scaled = w_o / psi_o[:, :, None]  # Psi_o^-1 W_o
+        m = np.eye(q) + np.swapaxes(w_o, 1, 2) @ scaled
+        chol = np.linalg.cholesky(m)
+        chol_inv = np.linalg.inv(chol)
+        g = np.swapaxes(chol_inv, 1, 2) @ chol_inv  # M_o^-1
+        log_det = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1) + np.sum(np.log(psi_o), axis=1)
+        rows, p = group.rows, group.pattern_of_row
+        r = data.centred[rows[:, None], obs[p]] - shift[obs[p]]  # x_o - mu_o, (n_rows, O)
+        b = np.einsum("nof,no->nf", scaled[p], r)  # W_o^T Psi_o^-1 r
+        z = np.einsum("nfg,ng->nf", g[p], b)
+        quadratic = np.sum(r**2 / psi_o[p], axis=1) - np.sum(b * z, axis=1)
+        means[rows] = z
+        covariances[rows] = g[p]
+        log_norm[rows] = -0.5 * (obs.shape[1] * np.log(2 * np.pi) + log_det[p] + quadratic)
+    return MissingFactorStats(means, covariances), log_norm
+
+
+def e_step_missing(data: MissingFactorData, params: FactorParams, previous=None):
+    """E-step with missing values: each row's factor posterior given its observed values.
+
+    Implements :eq:`fa-missing-posterior` (rows grouped by missingness
+    pattern, one factorisation per pattern); the objective is the
+    observed-data log-likelihood :eq:`fa-missing-log-likelihood`, one term
+    per row (0 for a row with nothing observed).
+
+    Parameters
+    ----------
+    data : MissingFactorData
+    params : FactorParams
+    previous : ignored
+        The exact posterior does not depend on the previous E-step.
+
+    Returns
+    -------
+    stats : MissingFactorStats
+    log_norm : ndarray of shape (n_samples,)
+        ``log p(x_n,o)`` under ``params``.
+    """
+    return _missing_posterior(data, params)
+
+
+def m_step_missing(data: MissingFactorData, stats: MissingFactorStats, params: FactorParams, *,
+                   noise: str = "diagonal") -> FactorParams:
+    """M-step with missing values: :eq:`fa-missing-m-loadings`, then :eq:`fa-missing-m-noise`.
+
+    For every variable ``d``, over the rows ``n`` where it is observed:
+    ``[w_d; mu_d]`` solves ``(sum_n E[z~_n z~_n^T]) [w_d; mu_d] = sum_n x_nd E[z~_n]``
+    with ``z~_n = (z_n, 1)`` (a least-squares regression of ``x_nd`` on the
+    factors, in expectation); then ``psi_d`` is the mean expected squared
+    residual over those rows (factor analysis) or ``sigma^2`` the mean over
+    all observed values (PPCA).  This is the exact joint maximiser of the
+    expected complete-data log-likelihood over ``mu``, ``W`` and the noise.
+    Where nothing is missing, the mean stays the sample mean and the update
+    is :func:`m_step`'s.
+
+    Parameters
+    ----------
+    data : MissingFactorData
+    stats : MissingFactorStats
+    params : FactorParams
+        The current parameters (unused: the step is a closed form in ``stats``).
+    noise : {"diagonal", "isotropic"}, default "diagonal"
+
+    Returns
+    -------
+    FactorParams
+    """
+    z, cov, obs, x = stats.means, stats.covariances, data.observed, data.centred
+    n_samples, q = z.shape
+    z_aug = np.hstack([z, np.ones((n_samples, 1))])  # E[z~_n]
+    second = np.zeros((n_samples, q + 1, q + 1))  # E[z~_n z~_n^T]
+    second[:, :q, :q] = cov
+    second += z_aug[:, :, None] * z_aug[:, None, :]
+    lhs = np.einsum("nd,nij->dij", obs, second)  # (D, F+1, F+1)
+    rhs = np.einsum("nd,ni->di", x, z_aug)  # x is 0 where missing
+    solution = np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]  # rows [w_d, mu_d - offset_d]
+    loadings, centre = solution[:, :q], solution[:, q]
+    residual = obs * (x - z @ loadings.T - centre)
+    spread = np.einsum("df,dfg,dg->d", loadings, np.einsum("nd,nfg->dfg", obs, cov), loadings)
+    counts = obs.sum(axis=0)
+    total = np.sum(residual**2, axis=0) + spread
+    noise_variance = total / counts if noise == "diagonal" else np.full(len(counts), total.sum() / counts.sum())
+    _check_not_collapsed_missing(noise_variance, data, noise, q)
+    return FactorParams(data.offset + centre, loadings.T, noise_variance)
+
+
+def _check_not_collapsed_missing(noise_variance, data: MissingFactorData, noise: str, q: int) -> None:
+    """:func:`_check_not_collapsed`, saying how many rows observe more values than there are factors."""
+    try:
+        _check_not_collapsed(noise_variance, data.variances, noise)
+    except ValueError as error:
+        if noise == "diagonal":
+            i = int(np.argmin(noise_variance / data.variances))
+            where = f"variable {i} is observed in {int(data.observed[:, i].sum())} row(s)"
+        else:
+            informative = int(np.count_nonzero(data.observed.sum(axis=1) > q))
+            where = (f"only rows that observe more than n_factors={q} values constrain the noise, and X has "
+                     f"{informative}")
+        raise ValueError(f"{error}. With missing values: {where}") from None
+
+
+def _observed_data_ll_terms(X, params: FactorParams):
+    """``(posterior, log p(x_n,o))`` of the rows of ``X`` (NaN marks missing) under ``params``."""
+    groups = missing._group_for_params(X)
+    n_features = groups.shape[1]
+    params = check_params(params, len(np.atleast_2d(params.components)), n_features)
+    observed = ~groups.missing
+    offset = np.zeros(n_features)
+    data = MissingFactorData(groups, np.where(observed, groups.X, 0.0), observed.astype(float), offset,
+                             np.ones(n_features))
+    return _missing_posterior(data, params)

@@ -228,6 +228,20 @@ def factor_problem(rng):
     def call():
         model = estimator(q, random_state=seed).fit(X)
         return model, model.transform(X), model.score(X), model.get_covariance()
+def factor_missing_problem(rng):
+    n, d = int(rng.integers(2, 60)), int(rng.integers(2, 9))
+    X = random_matrix(rng, n, d)
+    X[rng.random(X.shape) < rng.uniform(0, 0.6)] = np.nan
+    q = int(rng.integers(1, d))
+    seed = int(rng.integers(1 << 30))
+    estimator = emtutor.FactorAnalysis if rng.random() < 0.5 else emtutor.ProbabilisticPCA
+
+    def call():
+        model = estimator(q, random_state=seed).fit(X)
+        return model, model.transform(X), model.score_samples(X), model.get_covariance()
+    return call
+
+
 def tmix_problem(rng):
     n, d = int(rng.integers(2, 60)), int(rng.integers(1, 4))
     X = random_matrix(rng, n, d)
@@ -251,6 +265,7 @@ def tmix_problem(rng):
 PROBLEMS = {
     "gmm": gmm_problem,
     "factor": factor_problem,
+    "factor_missing": factor_missing_problem,
     "bernoulli": bernoulli_problem,
     "tmix": tmix_problem,
     "hmm_gaussian": hmm_gaussian_problem,
@@ -264,7 +279,7 @@ PROBLEMS = {
 #: in a sorted list, so a new model does not change the problems of the others
 #: (the regression cases in tests/test_fuzz.py name (model, seed) pairs).
 MODEL_NUMBERS = {"coins": 0, "gmm": 1, "hmm_categorical": 2, "hmm_gaussian": 3, "lda": 4, "missing": 5,
-                 "bernoulli": 6, "factor": 7, "tmix": 8}
+                 "bernoulli": 6, "factor": 7, "tmix": 8, "factor_missing": 9}
 
 
 def problem_rng(model: str, seed: int) -> np.random.Generator:
