@@ -538,8 +538,9 @@ class OnlineResult(NamedTuple):
     params : NamedTuple
         The final parameters (:class:`~emtutor.gmm.GMMParams` or :class:`~emtutor.lda.LDAParams`).
     statistics : object
-        The final running statistics (:class:`GMMStatistics`, per
-        observation; for LDA the parameters themselves are the state).
+        The final running statistics: :class:`GMMStatistics` (per
+        observation) for the mixture; for LDA ``lambda`` (or, without
+        ``eta``, the running expected topic-word counts).
     n_steps : int
         Number of mini-batch steps.
     objectives : ndarray of shape (n_epochs + 1,)
@@ -590,10 +591,6 @@ def stochastic_step(X_batch, stats: GMMStatistics, params: gmm.GMMParams, chi: f
     stats = _combine(stats, 1.0 - chi, batch, chi / len(X_batch))
     return stats, params_from_statistics(stats, reg_covar=reg_covar, covariance_type=covariance_type), \
         float(np.sum(log_norm))
-
-
-def _check_batch_size(batch_size, n_samples: int) -> int:
-    return check_positive_int(batch_size, "batch_size", 1)
 
 
 def fit_stochastic(
@@ -657,7 +654,7 @@ def fit_stochastic(
     X = as_data_matrix(X)
     n_samples, n_features = X.shape
     k = check_positive_int(n_components, "n_components", 1, n_samples)
-    batch_size = _check_batch_size(batch_size, n_samples)
+    batch_size = check_positive_int(batch_size, "batch_size", 1)
     n_epochs = check_positive_int(n_epochs, "n_epochs", 1)
     decay, offset = check_learning_schedule(learning_decay, learning_offset)
     gmm._covariance_type(covariance_type)
@@ -687,7 +684,7 @@ def fit_stochastic(
 # ---------------------------------------------------------------------------
 
 
-def online_lda_step(X_batch, params: lda.LDAParams, chi: float, total_samples: float, *,
+def online_lda_step(X_batch, topic_word_stats, alpha, eta, chi: float, total_samples: float, *,
                     e_step_tol: float = 1e-3, max_e_step_iter: int = 100):
     """One step of online variational Bayes for LDA (Hoffman, Blei & Bach 2010), :eq:`online-lda-step`.
 
@@ -698,11 +695,19 @@ def online_lda_step(X_batch, params: lda.LDAParams, chi: float, total_samples: f
     ``lambda_hat = eta + (total_samples / n_batch) sum_{d in batch} n_dv phi_dvk``,
     and ``lambda <- (1 - chi) lambda + chi lambda_hat``.
 
+    With ``eta = None`` (no prior on the topics) the same recursion with
+    ``eta = 0`` is stochastic EM (Cappé & Moulines 2009) for the
+    maximum-likelihood topics: ``topic_word_stats`` is then the running
+    estimate of the corpus' expected topic-word counts, and the topics are
+    its rows normalised.
+
     Parameters
     ----------
     X_batch : array or sparse matrix of shape (n_batch, n_words)
-    params : LDAParams
-        With ``eta`` set: ``topic_word`` holds ``lambda``.
+    topic_word_stats : array of shape (n_components, n_words)
+        ``lambda`` (or, without ``eta``, the running expected counts), all > 0.
+    alpha : array of shape (n_components,)
+    eta : float or None
     chi : float in (0, 1]
     total_samples : float
         ``M``, the number of documents of the corpus (scikit-learn's ``total_samples``).
@@ -711,18 +716,25 @@ def online_lda_step(X_batch, params: lda.LDAParams, chi: float, total_samples: f
 
     Returns
     -------
-    params : LDAParams
+    topic_word_stats : ndarray of shape (n_components, n_words)
     doc_elbo : float
-        The documents' part of the ELBO of the batch under the ``params`` given.
+        The documents' part of the ELBO of the batch under the topics given
+        (a by-product of the E-step).
     """
-    if params.eta is None:
-        raise ValueError("eta must be set for online variational Bayes: it updates the Dirichlet "
-                         "parameters lambda of q(topics), which need a prior eta > 0")
     X_batch = X_batch if lda._is_canonical(X_batch) else lda.as_count_matrix(X_batch, "X_batch")
-    expectations, _ = lda.e_step(X_batch, params, tol=e_step_tol, max_iter=max_e_step_iter)
-    target = params.eta + (total_samples / X_batch.shape[0]) * expectations.topic_word_counts
-    topic_word = (1.0 - chi) * params.topic_word + chi * target
-    return lda.LDAParams(params.alpha, topic_word, params.eta), float(expectations.doc_elbo.sum())
+    expectations, _ = lda.e_step(X_batch, _lda_params(topic_word_stats, alpha, eta), tol=e_step_tol,
+                                 max_iter=max_e_step_iter)
+    target = (total_samples / X_batch.shape[0]) * expectations.topic_word_counts
+    if eta is not None:
+        target += eta
+    return (1.0 - chi) * topic_word_stats + chi * target, float(expectations.doc_elbo.sum())
+
+
+def _lda_params(topic_word_stats, alpha, eta) -> lda.LDAParams:
+    """The parameters of the running statistics: ``lambda`` itself with a prior, normalised without."""
+    if eta is None:
+        return lda.LDAParams(alpha, topic_word_stats / topic_word_stats.sum(axis=1, keepdims=True), None)
+    return lda.LDAParams(alpha, topic_word_stats, eta)
 
 
 def fit_online_lda(
@@ -756,8 +768,9 @@ def fit_online_lda(
     n_components : int
     alpha : float or array, optional
         Default ``1 / n_components``.
-    eta : float, optional
-        The topics' Dirichlet prior; default ``1 / n_components`` (scikit-learn's).
+    eta : float or None, default None
+        The topics' Dirichlet prior (online variational Bayes); None fits
+        maximum-likelihood topics by stochastic EM (see :func:`online_lda_step`).
     batch_size : int, default 128
     n_epochs : int, default 5
     learning_decay, learning_offset : float, default 0.7 and 10.0
@@ -779,15 +792,15 @@ def fit_online_lda(
     X = lda.as_count_matrix(X)
     n_docs = X.shape[0]
     n_components = check_positive_int(n_components, "n_components")
-    batch_size = _check_batch_size(batch_size, n_docs)
+    batch_size = check_positive_int(batch_size, "batch_size", 1)
     n_epochs = check_positive_int(n_epochs, "n_epochs", 1)
     decay, offset = check_learning_schedule(learning_decay, learning_offset)
-    eta = 1.0 / n_components if eta is None else eta
     total_samples = float(n_docs) if total_samples is None else check_nonnegative(total_samples, "total_samples")
     if total_samples <= 0:
         raise ValueError(f"total_samples must be > 0, got {total_samples!r}")
     rng = as_rng(random_state)
     params = lda._initial_params(X, n_components, alpha, eta, topic_word, rng)
+    stats = params.topic_word
     elbo_args = {"tol": e_step_tol, "max_iter": max_e_step_iter}
     objectives = [lda.elbo(X, params, **elbo_args)]
     t = 0
@@ -795,7 +808,9 @@ def fit_online_lda(
         order = rng.permutation(n_docs) if shuffle else np.arange(n_docs)
         for start in range(0, n_docs, batch_size):
             t += 1
-            params, _ = online_lda_step(X[order[start : start + batch_size]], params, (offset + t) ** -decay,
-                                        total_samples, e_step_tol=e_step_tol, max_e_step_iter=max_e_step_iter)
+            stats, _ = online_lda_step(X[order[start : start + batch_size]], stats, params.alpha, eta,
+                                       (offset + t) ** -decay, total_samples, e_step_tol=e_step_tol,
+                                       max_e_step_iter=max_e_step_iter)
+        params = _lda_params(stats, params.alpha, eta)
         objectives.append(lda.elbo(X, params, **elbo_args))
-    return OnlineResult(params, None, t, np.array(objectives), np.arange(n_epochs + 1, dtype=float))
+    return OnlineResult(params, stats, t, np.array(objectives), np.arange(n_epochs + 1, dtype=float))
