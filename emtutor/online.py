@@ -200,10 +200,13 @@ def gmm_statistics(X, resp, shift, covariance_type: str = "full") -> GMMStatisti
     centred = X - shift
     counts = gmm._column_sums(resp) if len(X) else np.zeros(resp.shape[1])
     sums = resp.T @ centred
-    if _full_squares(covariance_type):
-        squares = np.einsum("nk,ni,nj->kij", resp, centred, centred, optimize=True)
-    else:
-        squares = resp.T @ (centred * centred)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below
+        if _full_squares(covariance_type):
+            squares = np.einsum("nk,ni,nj->kij", resp, centred, centred, optimize=True)
+        else:
+            squares = resp.T @ (centred * centred)
+    if not (np.all(np.isfinite(squares)) and np.all(np.isfinite(sums))):
+        raise ValueError("the second moments of X overflow float64 (|X| beyond about 1e154); rescale X")
     return GMMStatistics(counts, sums, squares, np.asarray(shift, dtype=float))
 
 
@@ -260,23 +263,41 @@ def params_from_statistics(stats: GMMStatistics, *, reg_covar: float = 0.0,
     GMMParams
     """
     gmm._covariance_type(covariance_type)
-    counts = np.maximum(stats.counts, 10 * np.finfo(float).eps)
+    eps = np.finfo(float).eps
+    counts = np.maximum(stats.counts, 10 * eps)
     weights = counts / counts.sum()
     offset = stats.sums / counts[:, None]
     means = stats.shift + offset
+    about = np.max(np.abs(stats.shift))  # x - c is known to eps |x| only
+    n_features = means.shape[1]
     if _full_squares(covariance_type):
         scatter = stats.squares - counts[:, None, None] * offset[:, :, None] * offset[:, None, :]
-        n_features = means.shape[1]
+        size = np.max(np.diagonal(stats.squares, axis1=1, axis2=2), axis=1) / counts
         if covariance_type == "tied":
             covariances = scatter.sum(axis=0) / counts.sum()
+            covariances = 0.5 * (covariances + covariances.T)
+            noise = 100 * n_features * eps * (np.max(size) + about * np.sqrt(np.max(size)))
             covariances.flat[:: n_features + 1] += reg_covar
+            if not np.linalg.eigvalsh(covariances)[0] > noise:
+                raise ValueError(
+                    "the tied covariance is not positive definite (the points are collinear within "
+                    "their components up to rounding); increase reg_covar or use fewer features"
+                )
         else:
             covariances = scatter / counts[:, None, None]
+            covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
             covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
-        covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
+            # a covariance at the rounding level of the moments it is the difference of:
+            # the component has collapsed (as in emtutor.gmm's M-step)
+            gmm._check_not_collapsed(covariances, 100 * n_features * eps * (size + about * np.sqrt(size)))
     else:
-        variances = stats.squares / counts[:, None] - offset**2
-        covariances = (variances.mean(axis=1) if covariance_type == "spherical" else variances) + reg_covar
+        second = stats.squares / counts[:, None]
+        variances = second - offset**2
+        noise = (100 * eps * (about + np.sqrt(second))) ** 2
+        if covariance_type == "spherical":
+            variances, noise = variances.mean(axis=1), noise.mean(axis=1)
+        covariances = variances + reg_covar
+        gmm._check_variances(covariances, noise)
     return gmm.GMMParams(weights, means, covariances)
 
 
@@ -424,14 +445,34 @@ def incremental_m_step(X, state: IncrementalState, params: gmm.GMMParams | None 
 
 
 def _statistics_slack(X, state, old_params, new_params, *, reg_covar, covariance_type):
-    """:func:`emtutor.gmm.regularisation_slack` with ``N_k`` from the statistics (:eq:`gmm-reg-bound`)."""
-    counts = state.totals().counts
-    new_trace = gmm._precision_trace(new_params, covariance_type)
-    old_trace = gmm._precision_trace(old_params, covariance_type)
-    bound = -0.5 * reg_covar * float(counts @ (new_trace - old_trace))
-    rounding = sum(counts @ (trace * gmm._relative_rounding(p, covariance_type))
-                   for trace, p in ((new_trace, new_params), (old_trace, old_params)))
-    return bound + 0.5 * reg_covar * float(rounding)
+    """How far ``L`` may fall in one step: the regularisation bound plus the rounding of ``L``.
+
+    With ``reg_covar > 0`` the M-step is allowed the bound :eq:`gmm-reg-bound`
+    (:func:`emtutor.gmm.regularisation_slack`, with ``N_k`` from the
+    statistics).  And ``L`` computed from statistics (:func:`free_energy`)
+    carries the rounding of the scatter ``M_k`` it is built from, about
+    ``eps N_k (lambda_max(Sigma_k) + |mu_k - c|^2)`` per entry, which
+    ``inv(Sigma_k)`` magnifies: ``(1/2) tr(inv(Sigma_k) dM_k)``.  For a
+    well-conditioned mixture that is far below the driver's relative
+    tolerance; for a nearly collapsed component it is not, and a rounding
+    error is not a bug.
+    """
+    totals = state.totals()
+    counts = totals.counts
+    bound = 0.0
+    if reg_covar > 0:
+        new_trace = gmm._precision_trace(new_params, covariance_type)
+        old_trace = gmm._precision_trace(old_params, covariance_type)
+        bound = -0.5 * reg_covar * float(counts @ (new_trace - old_trace))
+    rounding = 0.0
+    n_components, n_features = totals.sums.shape
+    for params in (old_params, new_params):
+        full = gmm.full_covariances(params.covariances, n_components, n_features, covariance_type)
+        eigenvalues = np.linalg.eigvalsh(full)
+        trace = np.sum(1.0 / eigenvalues, axis=1)
+        spread = eigenvalues[:, -1] + np.max(np.abs(params.means - totals.shift), axis=1) ** 2
+        rounding += 0.5 * 100 * n_features * np.finfo(float).eps * float(np.sum(counts * trace * spread))
+    return bound + rounding
 
 
 def fit_incremental(
@@ -467,7 +508,9 @@ def fit_incremental(
     which both half-steps maximise over their argument, so the driver's
     check that it never decreases is Neal and Hinton's theorem checked
     after every step (with ``reg_covar > 0`` the M-step is allowed the
-    slack of :eq:`gmm-reg-bound`, with ``N_k`` from the statistics).  It is
+    slack of :eq:`gmm-reg-bound`, with ``N_k`` from the statistics, and
+    every step the rounding of ``L`` computed from statistics, which matters
+    only for a nearly collapsed component; see ``_statistics_slack``).  It is
     not the log-likelihood while the blocks' ``q`` come from different
     parameters; at a fixed point it is, and the fixed points are batch EM's.
 
@@ -513,8 +556,7 @@ def fit_incremental(
     edges = np.linspace(0, n_samples, n_blocks + 1).round().astype(int)
     blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
     shift = X.mean(axis=0)
-    slack = (partial(_statistics_slack, reg_covar=reg_covar, covariance_type=covariance_type)
-             if reg_covar > 0 else None)
+    slack = partial(_statistics_slack, reg_covar=reg_covar, covariance_type=covariance_type)
     return run_em(
         X, params,
         e_step=partial(incremental_e_step, blocks=blocks, shift=shift, covariance_type=covariance_type),
@@ -733,7 +775,13 @@ def online_lda_step(X_batch, topic_word_stats, alpha, eta, chi: float, total_sam
 def _lda_params(topic_word_stats, alpha, eta) -> lda.LDAParams:
     """The parameters of the running statistics: ``lambda`` itself with a prior, normalised without."""
     if eta is None:
-        return lda.LDAParams(alpha, topic_word_stats / topic_word_stats.sum(axis=1, keepdims=True), None)
+        totals = topic_word_stats.sum(axis=1, keepdims=True)
+        if not np.all(totals > 0):
+            empty = np.flatnonzero(~(totals[:, 0] > 0)).tolist()
+            raise ValueError(f"topics {empty} received no words; use fewer topics, a learning_offset > 0 "
+                             "(so that the first step keeps some of the start), or set eta "
+                             "(topic_word_prior) > 0")
+        return lda.LDAParams(alpha, topic_word_stats / totals, None)
     return lda.LDAParams(alpha, topic_word_stats, eta)
 
 
