@@ -440,13 +440,9 @@ class GaussianMixture(_Mixture):
                 self._check_n_features(X.shape[1])
                 params = self.params_
             else:
-                k = check_positive_int(self.n_components, "n_components", 1, len(X))
-                gmm._covariance_type(covariance_type)
-                gmm.check_init(self.init)
-                gmm._check_enough_distinct(X, k)
-                params = gmm._initial_params(X, k, covariance_type, self.init, reg_covar, as_rng(self.random_state),
-                                             self.weights_init, self.means_init, self._initial_covariances())
-                params = gmm.check_params(params, k, X.shape[1], covariance_type)
+                params = online.initial_mixture(X, self.n_components, covariance_type, self.init, reg_covar,
+                                                as_rng(self.random_state), self.weights_init, self.means_init,
+                                                self._initial_covariances())
             stats = online.statistics_of_params(params, params.means.mean(axis=0), reg_covar=reg_covar,
                                                 covariance_type=covariance_type)
             n_steps, objectives = 0, []

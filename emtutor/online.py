@@ -66,6 +66,7 @@ __all__ = [
     "free_energy",
     "incremental_e_step",
     "incremental_m_step",
+    "initial_mixture",
     "fit_incremental",
     "stochastic_step",
     "fit_stochastic",
@@ -444,6 +445,21 @@ def incremental_m_step(X, state: IncrementalState, params: gmm.GMMParams | None 
     return params_from_statistics(state.totals(), reg_covar=reg_covar, covariance_type=covariance_type)
 
 
+def initial_mixture(X, n_components, covariance_type, init, reg_covar, rng, weights=None, means=None,
+                    covariances=None) -> gmm.GMMParams:
+    """Checked settings and initial parameters, chosen as :func:`emtutor.gmm.fit` chooses them.
+
+    ``X`` (validated) needs at least ``n_components`` distinct rows;
+    ``reg_covar`` is already checked, ``rng`` a numpy Generator.
+    """
+    k = check_positive_int(n_components, "n_components", 1, len(X))
+    gmm._covariance_type(covariance_type)
+    gmm.check_init(init)
+    gmm._check_enough_distinct(X, k)
+    params = gmm._initial_params(X, k, covariance_type, init, reg_covar, rng, weights, means, covariances)
+    return gmm.check_params(params, k, X.shape[1], covariance_type)
+
+
 def _statistics_slack(X, state, old_params, new_params, *, reg_covar, covariance_type):
     """How far ``L`` may fall in one step: the regularisation bound plus the rounding of ``L``.
 
@@ -543,16 +559,12 @@ def fit_incremental(
         at convergence the difference is below ``tol``.
     """
     X = as_data_matrix(X)
-    n_samples, n_features = X.shape
-    k = check_positive_int(n_components, "n_components", 1, n_samples)
+    n_samples = len(X)
     n_blocks = check_positive_int(n_blocks, "n_blocks", 1, n_samples)
-    gmm._covariance_type(covariance_type)
-    gmm.check_init(init)
-    reg_covar = check_nonnegative(reg_covar, "reg_covar")
     max_iter = check_positive_int(max_iter, "max_iter")
-    gmm._check_enough_distinct(X, k)
-    params = gmm.check_params(gmm._initial_params(X, k, covariance_type, init, reg_covar, as_rng(random_state),
-                                                  weights, means, covariances), k, n_features, covariance_type)
+    reg_covar = check_nonnegative(reg_covar, "reg_covar")
+    params = initial_mixture(X, n_components, covariance_type, init, reg_covar, as_rng(random_state),
+                             weights, means, covariances)
     edges = np.linspace(0, n_samples, n_blocks + 1).round().astype(int)
     blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
     shift = X.mean(axis=0)
@@ -694,18 +706,13 @@ def fit_stochastic(
         the record).
     """
     X = as_data_matrix(X)
-    n_samples, n_features = X.shape
-    k = check_positive_int(n_components, "n_components", 1, n_samples)
+    n_samples = len(X)
     batch_size = check_positive_int(batch_size, "batch_size", 1)
     n_epochs = check_positive_int(n_epochs, "n_epochs", 1)
     decay, offset = check_learning_schedule(learning_decay, learning_offset)
-    gmm._covariance_type(covariance_type)
-    gmm.check_init(init)
     reg_covar = check_nonnegative(reg_covar, "reg_covar")
-    gmm._check_enough_distinct(X, k)
     rng = as_rng(random_state)
-    params = gmm.check_params(gmm._initial_params(X, k, covariance_type, init, reg_covar, rng,
-                                                  weights, means, covariances), k, n_features, covariance_type)
+    params = initial_mixture(X, n_components, covariance_type, init, reg_covar, rng, weights, means, covariances)
     stats = statistics_of_params(params, params.means.mean(axis=0), reg_covar=reg_covar,
                                  covariance_type=covariance_type)
     objectives = [float(np.sum(gmm.e_step(X, params, covariance_type=covariance_type)[1]))]
