@@ -2,7 +2,7 @@
 
 EM's M-step needs the data only through expected **sufficient statistics**
 ``T``, sums over the observations (:eq:`online-statistics`); the M-step is a
-fixed function ``theta = theta_bar(T)`` of them.  Three algorithms exploit
+fixed function ``theta = theta_M(T)`` of them.  Three algorithms exploit
 that, each touching only a part of the data per step:
 
 * **incremental EM** (Neal & Hinton 1998), :func:`fit_incremental`: the
@@ -14,8 +14,8 @@ that, each touching only a part of the data per step:
   those of batch EM (:func:`emtutor.gmm.fit`);
 * **stochastic (online) EM** (Cappé & Moulines 2009), :func:`fit_stochastic`
   and :func:`stochastic_step`: a running average of the statistics of
-  mini-batches, ``T <- T + chi_t (T_bar(batch; theta) - T)``, then
-  ``theta = theta_bar(T)`` (:eq:`online-stochastic-step`), with step sizes
+  mini-batches, ``S <- S + chi_t (T(batch; theta) / n_batch - S)``, then
+  ``theta = theta_M(S)`` (:eq:`online-stochastic-step`), with step sizes
   ``chi_t = (t_0 + t) ** -upsilon`` (:eq:`online-step-sizes`);
 * **online variational Bayes for LDA** (Hoffman, Blei & Bach 2010),
   :func:`fit_online_lda` and :func:`online_lda_step`: the same recursion on
@@ -122,6 +122,9 @@ def check_learning_schedule(learning_decay, learning_offset) -> tuple[float, flo
 
 def step_size(t, learning_decay: float = 0.7, learning_offset: float = 10.0):
     """The step size ``chi_t = (t_0 + t) ** -upsilon`` of step ``t = 1, 2, ...`` (:eq:`online-step-sizes`).
+
+    Validated by :func:`check_learning_schedule`: the schedules that meet
+    the Robbins-Monro conditions :eq:`online-robbins-monro`.
 
     The first step is ``t = 1`` (scikit-learn's ``n_batch_iter_`` starts
     there too), so ``learning_offset = 0`` gives ``chi_1 = 1``: the first
@@ -243,7 +246,7 @@ def _combine(stats: GMMStatistics, weight_old: float, new: GMMStatistics, weight
 
 def params_from_statistics(stats: GMMStatistics, *, reg_covar: float = 0.0,
                            covariance_type: str = "full") -> gmm.GMMParams:
-    """The M-step ``theta_bar(T)``: parameters from sufficient statistics.
+    """The M-step ``theta_M(T)``: parameters from sufficient statistics, :eq:`online-m-step`.
 
     :eq:`gmm-m-weights`, :eq:`gmm-m-means` and :eq:`gmm-m-covariances` written
     in the statistics: ``pi_k = N_k / sum_j N_j``, ``mu_k = c + sums_k /
@@ -329,7 +332,7 @@ def _expected_log_joint(stats: GMMStatistics, params: gmm.GMMParams, covariance_
 
 def free_energy(stats: GMMStatistics, entropy: float, params: gmm.GMMParams,
                 covariance_type: str = "full") -> float:
-    """The objective ``L(q, theta)`` of :eq:`elbo-definition` from ``q``'s statistics and entropy.
+    """The objective ``L(q, theta)`` of :eq:`elbo-definition` from ``q``'s statistics and entropy, :eq:`online-free-energy`.
 
     ``L(q, theta) = sum_n sum_k r_nk log(pi_k N(x_n | mu_k, Sigma_k)) +
     H(q)``: the first term depends on ``q`` only through the statistics
@@ -616,9 +619,10 @@ def stochastic_step(X_batch, stats: GMMStatistics, params: gmm.GMMParams, chi: f
                     reg_covar: float = 0.0, covariance_type: str = "full"):
     """One step of stochastic EM (:eq:`online-stochastic-step`) on a mini-batch.
 
-    ``T <- (1 - chi) T + chi T_bar(batch; theta)`` with ``T_bar`` the
-    statistics of the batch under ``params`` divided by its size (so ``T``
-    stays a per-observation average), then ``theta = theta_bar(T)``.
+    ``S <- (1 - chi) S + chi T(batch; theta) / n_batch``, with
+    ``T(batch; theta)`` the statistics of the batch under ``params``
+    (:func:`gmm_statistics` of its E-step) and ``S`` the running statistics
+    per observation, then ``theta = theta_M(S)``.
 
     Parameters
     ----------
@@ -626,7 +630,7 @@ def stochastic_step(X_batch, stats: GMMStatistics, params: gmm.GMMParams, chi: f
     stats : GMMStatistics
         The running per-observation statistics.
     params : GMMParams
-        ``theta_bar(stats)``: the parameters of the E-step.
+        ``theta_M(stats)``: the parameters of the E-step.
     chi : float in (0, 1]
         The step size.
     reg_covar : float, default 0.0
