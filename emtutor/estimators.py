@@ -1222,6 +1222,9 @@ class LatentDirichletAllocation(_Estimator):
     converged_ : bool
     history_ : emtutor.em.EMHistory or None
     n_features_in_ : int
+    n_batch_iter_ : int
+        After :meth:`partial_fit`: the number of mini-batch updates so far
+        (also ``n_iter_``).
     """
 
     _transformer = True

@@ -37,8 +37,8 @@ recursion does not stall before the optimum) and ``sum_t chi_t**2 < inf``
 (the noise of the mini-batches averages out), the conditions of Robbins &
 Monro (1951) under which stochastic EM converges (:eq:`online-robbins-monro`).
 The names are scikit-learn's (``LatentDirichletAllocation``), and mean the
-same in :class:`emtutor.GaussianMixture` and
-:class:`emtutor.LatentDirichletAllocation`.
+same in :class:`emtutor.estimators.GaussianMixture` and
+:class:`emtutor.estimators.LatentDirichletAllocation`.
 """
 
 from __future__ import annotations
