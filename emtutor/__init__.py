@@ -14,6 +14,8 @@ The layout shows the architecture:
   driver (SQUAREM, Aitken, quasi-Newton) for every model, monotone like EM;
 * :mod:`emtutor.estimators`: a scikit-learn-compatible estimator for each
   model (re-exported here), on top of the model modules;
+* :mod:`emtutor.online`: incremental EM, stochastic (online) EM and online
+  variational Bayes for LDA, which look at a part of the data at a time;
 * :mod:`emtutor.information`: standard errors after EM (Louis' method,
   SEM, the bootstrap) for the normal with missing values, Gaussian
   mixtures and the coins;
@@ -22,6 +24,7 @@ The layout shows the architecture:
 """
 
 from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gibbs_lda, gmm, hmm, hmm_core, information, lda, map_gmm, missing, plotting, tmix, vbgmm, widgets
+from . import online
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
 from .estimators import (BayesianGaussianMixture, BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM,
                          GaussianMixture, LatentDirichletAllocation, MissingNormal, ProbabilisticPCA,
@@ -65,6 +68,7 @@ __all__ = [
     "lda",
     "map_gmm",
     "missing",
+    "online",
     "plotting",
     "tmix",
     "vbgmm",

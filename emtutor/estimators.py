@@ -39,8 +39,8 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, tmix, vbgmm
-from ._validation import as_data_matrix, as_rng, check_positive_int
+from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, online, tmix, vbgmm
+from ._validation import as_data_matrix, as_rng, check_nonnegative, check_positive_int
 from .em import EMResult, NotFittedError
 
 __all__ = [
@@ -273,6 +273,13 @@ class GaussianMixture(_Mixture):
         maximum-likelihood EM.  ``reg_covar`` keeps its meaning (added to
         the covariances after every M-step); with a covariance prior set it
         to 0 to get the exact posterior mode.
+    learning_decay, learning_offset : float, default 0.7 and 10.0
+        The step sizes ``chi_t = (learning_offset + t) ** -learning_decay``
+        of :meth:`partial_fit` (stochastic EM, :eq:`online-step-sizes`):
+        ``learning_decay`` in ``(0.5, 1]``, ``learning_offset >= 0``; the
+        names, meanings and defaults of scikit-learn's
+        ``LatentDirichletAllocation`` (see :func:`emtutor.online.check_learning_schedule`).
+        ``fit`` does not use them.
 
     Attributes
     ----------
@@ -329,6 +336,8 @@ class GaussianMixture(_Mixture):
         mean_prior=None,
         covariance_prior=None,
         degrees_of_freedom_prior=None,
+        learning_decay: float = 0.7,
+        learning_offset: float = 10.0,
     ):
         _keep_arguments(self, locals())
 
@@ -368,6 +377,84 @@ class GaussianMixture(_Mixture):
         )
         self._store_mixture_run(result, X)
         self.prior_ = prior
+        return self
+
+    def partial_fit(self, X, y=None) -> "GaussianMixture":
+        """One step of stochastic EM (Cappé & Moulines 2009) with the mini-batch ``X``.
+
+        scikit-learn's ``GaussianMixture`` has no ``partial_fit``; this one
+        follows the conventions of its other estimators' (such as
+        ``LatentDirichletAllocation.partial_fit``).  Each call is one step
+        of :func:`emtutor.online.stochastic_step` (:eq:`online-stochastic-step`):
+        the running per-observation statistics move towards those of ``X``
+        by ``chi_t = (learning_offset + t) ** -learning_decay``, ``t`` the
+        number of calls so far, and the parameters are the M-step of them.
+
+        The first call (on an unfitted estimator) chooses the initial
+        parameters from ``X`` as :meth:`fit` does (``init``,
+        ``random_state``, the ``*_init`` arguments; ``X`` needs at least
+        ``n_components`` distinct rows), starts the statistics at them, about
+        the mean of the initial means, and fixes ``n_features_in_``; a call
+        after :meth:`fit` continues from the fitted parameters, with ``t``
+        counted afresh.  ``n_init``, ``tol``, ``max_iter`` and ``record``
+        are not used (stochastic EM has no stopping rule: the caller decides
+        how many mini-batches to feed), and the conjugate prior is not
+        supported.
+
+        Sets the attributes of :meth:`fit`, with ``n_iter_`` the number of
+        steps taken, ``objectives_`` the log-likelihood of every mini-batch
+        under the parameters before its step (a by-product of the E-step),
+        ``converged_`` always False, ``history_`` and ``restarts_`` None.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For invalid ``X`` (or a number of features other than the first
+            call's), ``learning_decay`` outside ``(0.5, 1]``, a negative
+            ``learning_offset``, or a prior setting given.
+        """
+        X = _dense_data(X, self)
+        decay, offset = online.check_learning_schedule(self.learning_decay, self.learning_offset)
+        reg_covar = check_nonnegative(self.reg_covar, "reg_covar")
+        covariance_type = self.covariance_type
+        state = getattr(self, "_online_state", None)
+        if state is not None and state[2] is self.params_:
+            stats, n_steps, params, objectives = state
+            self._check_n_features(X.shape[1])
+        else:
+            for name in ("weight_concentration_prior", "mean_precision_prior", "mean_prior", "covariance_prior",
+                         "degrees_of_freedom_prior"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is set, but partial_fit (stochastic EM) does not support a prior; "
+                                     "use fit for MAP-EM")
+            if self.__sklearn_is_fitted__():  # continue from fit's parameters
+                self._check_n_features(X.shape[1])
+                params = self.params_
+            else:
+                params = online.initial_mixture(X, self.n_components, covariance_type, self.init, reg_covar,
+                                                as_rng(self.random_state), self.weights_init, self.means_init,
+                                                self._initial_covariances())
+            stats = online.statistics_of_params(params, params.means.mean(axis=0), reg_covar=reg_covar,
+                                                covariance_type=covariance_type)
+            n_steps, objectives = 0, []
+        n_steps += 1
+        stats, params, log_likelihood = online.stochastic_step(X, stats, params, (offset + n_steps) ** -decay,
+                                                               reg_covar=reg_covar, covariance_type=covariance_type)
+        objectives = [*objectives, log_likelihood]
+        self._store_run(EMResult(params, None, np.array(objectives), objectives[0], n_steps, False), X.shape[1])
+        self.lower_bound_ = log_likelihood / len(X)
+        self.restarts_ = None
+        self.prior_ = map_gmm.make_prior(X, self.n_components, covariance_type=covariance_type)
+        self._online_state = (stats, n_steps, self.params_, objectives)
         return self
 
     def _initial_covariances(self):
@@ -1128,6 +1215,16 @@ class LatentDirichletAllocation(_Estimator):
         final ELBO is kept (see :func:`emtutor.lda.fit`).
     random_state : int, numpy Generator or None
     record : bool, default False
+    learning_decay, learning_offset : float, default 0.7 and 10.0
+        The step sizes ``chi_t = (learning_offset + t) ** -learning_decay``
+        of :meth:`partial_fit` (:eq:`online-step-sizes`), as in scikit-learn
+        (which also accepts a decay in ``[0, 0.5]``; emtutor asks for
+        ``(0.5, 1]``, see :func:`emtutor.online.check_learning_schedule`).
+    batch_size : int, default 128
+        :meth:`partial_fit` splits ``X`` into mini-batches of this many documents.
+    total_samples : float, default 1e6
+        ``M``, the number of documents of the whole corpus, in :meth:`partial_fit`'s
+        update :eq:`online-lda-step` (scikit-learn's meaning and default).
 
     Attributes
     ----------
@@ -1146,6 +1243,9 @@ class LatentDirichletAllocation(_Estimator):
     converged_ : bool
     history_ : emtutor.em.EMHistory or None
     n_features_in_ : int
+    n_batch_iter_ : int
+        After :meth:`partial_fit`: the number of mini-batch updates so far
+        (also ``n_iter_``).
     """
 
     _transformer = True
@@ -1166,6 +1266,10 @@ class LatentDirichletAllocation(_Estimator):
         n_init: int = 1,
         random_state=None,
         record: bool = False,
+        learning_decay: float = 0.7,
+        learning_offset: float = 10.0,
+        batch_size: int = 128,
+        total_samples: float = 1e6,
     ):
         _keep_arguments(self, locals())
 
@@ -1192,6 +1296,76 @@ class LatentDirichletAllocation(_Estimator):
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.expectations.gamma
+        return self
+
+    def partial_fit(self, X, y=None) -> "LatentDirichletAllocation":
+        """Online variational Bayes (Hoffman, Blei & Bach 2010) on the mini-batches of ``X``.
+
+        As scikit-learn's ``LatentDirichletAllocation.partial_fit``: ``X``
+        is split into mini-batches of ``batch_size`` documents, and each is
+        one step of :func:`emtutor.online.online_lda_step`,
+        ``lambda <- (1 - chi_t) lambda + chi_t (eta + total_samples / n_batch
+        * expected counts)`` (:eq:`online-lda-step`) with ``chi_t =
+        (learning_offset + t) ** -learning_decay``, ``t`` counting the steps
+        of every call so far.  With ``topic_word_prior=None`` (no prior) the
+        same recursion without ``eta`` is stochastic EM for the
+        maximum-likelihood topics, and ``components_`` holds the topics
+        themselves, as after :meth:`fit`.
+
+        The first call (on an unfitted estimator) draws the initial
+        ``lambda`` with ``random_state`` as :meth:`fit` does and fixes
+        ``n_features_in_``; a call after :meth:`fit` continues from the
+        fitted topics.  ``fit_alpha`` is not supported here (``alpha``
+        stays ``doc_topic_prior``).  Sets ``components_``, ``topic_word_``,
+        ``params_``, ``alpha_``, ``n_features_in_``, ``n_batch_iter_`` and
+        ``n_iter_`` (both the number of steps so far), ``objectives_`` (the
+        documents' ELBO of every mini-batch under the topics before its
+        step), ``objective_``, ``converged_`` (always False) and
+        ``history_`` (None); not ``gamma_``.
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_docs, n_words)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = lda.as_count_matrix(X)
+        decay, offset = online.check_learning_schedule(self.learning_decay, self.learning_offset)
+        batch_size = check_positive_int(self.batch_size, "batch_size")
+        total_samples = check_nonnegative(self.total_samples, "total_samples")
+        if total_samples <= 0:
+            raise ValueError(f"total_samples must be > 0, got {self.total_samples!r}")
+        if self.fit_alpha:
+            raise ValueError("fit_alpha=True is not supported by partial_fit; use fit, or fit_alpha=False")
+        eta = self.topic_word_prior
+        state = getattr(self, "_online_state", None)
+        if state is not None and state[2] is self.params_:
+            stats, n_steps, params, objectives = state
+            self._check_n_features(X.shape[1])
+        else:
+            if self.__sklearn_is_fitted__():
+                self._check_n_features(X.shape[1])
+                params = self.params_
+            else:
+                n_components = check_positive_int(self.n_components, "n_components")
+                params = lda._initial_params(X, n_components, self.doc_topic_prior, eta, None,
+                                             as_rng(self.random_state))
+            stats, n_steps, objectives = params.topic_word, 0, []
+        for start in range(0, X.shape[0], batch_size):
+            n_steps += 1
+            stats, doc_elbo = online.online_lda_step(
+                X[start : start + batch_size], stats, params.alpha, params.eta, (offset + n_steps) ** -decay,
+                total_samples, e_step_tol=self.mean_change_tol, max_e_step_iter=self.max_doc_update_iter)
+            objectives = [*objectives, doc_elbo]
+        params = online._lda_params(stats, params.alpha, params.eta)
+        self._store_run(EMResult(params, None, np.array(objectives), objectives[0], n_steps, False), X.shape[1])
+        self.components_ = params.topic_word
+        self.topic_word_ = lda.topic_word_distribution(params)
+        self.n_batch_iter_ = n_steps
+        self._online_state = (stats, n_steps, self.params_, objectives)
         return self
 
     def _counts(self, X):

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 import emtutor
-from emtutor import bernoulli, coins, factor, gmm, hmm, hmm_core, lda, missing, tmix
+from emtutor import bernoulli, coins, factor, gmm, hmm, hmm_core, lda, missing, online, tmix
 from emtutor.em import ConvergenceWarning, LikelihoodDecreaseError
 
 OUTCOMES = ["ok", "value_error", "nonfinite", "unrelated", "decrease", "accepted", "wrong_name", "warning"]
@@ -262,6 +262,35 @@ def tmix_problem(rng):
     return call
 
 
+def online_problem(rng):
+    n, d = int(rng.integers(2, 60)), int(rng.integers(1, 4))
+    X = random_matrix(rng, n, d)
+    k = int(rng.integers(1, 4))
+    covariance_type = str(rng.choice(["full", "diag", "spherical", "tied"]))
+    reg_covar = float(rng.choice([0.0, 1e-6, 1e-3]))
+    n_blocks = int(rng.integers(1, n + 1))
+    batch_size = int(rng.integers(1, n + 1))
+    decay, offset = float(rng.uniform(0.51, 1.0)), float(rng.choice([0.0, 1.0, 10.0]))
+    seed = int(rng.integers(1 << 30))
+    counts = rng.poisson(rng.uniform(0, 3), (int(rng.integers(1, 20)), int(rng.integers(1, 10))))
+    eta = rng.choice([None, 0.1])
+
+    def call():
+        model = emtutor.GaussianMixture(k, covariance_type=covariance_type, reg_covar=reg_covar, random_state=seed,
+                                        learning_decay=decay, learning_offset=offset)
+        for start in range(0, n, batch_size):
+            model.partial_fit(X[start : start + batch_size])
+        topics = emtutor.LatentDirichletAllocation(2, topic_word_prior=eta, batch_size=batch_size, random_state=seed,
+                                                   learning_decay=decay, learning_offset=offset).partial_fit(counts)
+        return (online.fit_incremental(X, k, n_blocks=n_blocks, covariance_type=covariance_type,
+                                       reg_covar=reg_covar, random_state=seed, max_iter=50),
+                online.fit_stochastic(X, k, batch_size=batch_size, n_epochs=2, covariance_type=covariance_type,
+                                      reg_covar=reg_covar, learning_decay=decay, learning_offset=offset,
+                                      random_state=seed),
+                model, model.score_samples(X), topics, topics.transform(counts))
+    return call
+
+
 PROBLEMS = {
     "gmm": gmm_problem,
     "factor": factor_problem,
@@ -273,13 +302,14 @@ PROBLEMS = {
     "missing": missing_problem,
     "lda": lda_problem,
     "coins": coins_problem,
+    "online": online_problem,
 }
 
 #: Each model's number in the seeds of its problems.  Fixed, not the position
 #: in a sorted list, so a new model does not change the problems of the others
 #: (the regression cases in tests/test_fuzz.py name (model, seed) pairs).
 MODEL_NUMBERS = {"coins": 0, "gmm": 1, "hmm_categorical": 2, "hmm_gaussian": 3, "lda": 4, "missing": 5,
-                 "bernoulli": 6, "factor": 7, "tmix": 8, "factor_missing": 9}
+                 "bernoulli": 6, "factor": 7, "tmix": 8, "online": 9, "factor_missing": 10}
 
 
 def problem_rng(model: str, seed: int) -> np.random.Generator:

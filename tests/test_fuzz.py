@@ -130,7 +130,8 @@ def test_missing_default_start_names_x_when_a_variance_underflows():
 
 
 @pytest.mark.parametrize("model, seed", [("hmm_gaussian", 826), ("hmm_gaussian", 469), ("missing", 440),
-                                         ("gmm", 1135), ("gmm", 1426), ("gmm", 1720)])
+                                         ("gmm", 1135), ("gmm", 1426), ("gmm", 1720), ("online", 3),
+                                         ("online", 271)])
 def test_problems_the_large_fuzz_run_found(model, seed):
     # Seeds as benchmarks/fuzz.py numbers them.  826: data at 1e6, a state
     # at reg_covar; the regularised bound's traces carry the covariance's
