@@ -860,6 +860,17 @@ class ProbabilisticPCA(_FactorModel):
     (``noise_variance_`` holds ``sigma^2`` for every feature), and, as there,
     ``NaN`` marks a missing value (PPCA with missing values,
     :eq:`fa-missing-log-likelihood`; scikit-learn's ``PCA`` rejects ``NaN``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emtutor import ProbabilisticPCA
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 1)) @ [[3.0, 2.0, 1.0, 0.5]] + rng.normal(size=(200, 4))
+    >>> X[rng.random(X.shape) < 0.2] = np.nan  # a fifth of the values missing
+    >>> model = ProbabilisticPCA(1, random_state=0).fit(X)
+    >>> model.transform(X).shape, bool(np.isfinite(model.score(X)))
+    ((200, 1), True)
     """
 
     _noise = "isotropic"

@@ -228,6 +228,9 @@ def factor_problem(rng):
     def call():
         model = estimator(q, random_state=seed).fit(X)
         return model, model.transform(X), model.score(X), model.get_covariance()
+    return call
+
+
 def factor_missing_problem(rng):
     n, d = int(rng.integers(2, 60)), int(rng.integers(2, 9))
     X = random_matrix(rng, n, d)

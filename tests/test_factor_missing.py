@@ -231,3 +231,60 @@ def test_estimators_fit_transform_and_score_with_missing_values(rng):
                                    rtol=1e-12)
         assert model.score(X) == pytest.approx(result.objective / len(X), rel=1e-12)
         assert model.transform(X).shape == (200, 2) and np.all(np.isfinite(model.transform(X)))
+
+
+def hidden_missing_values_em_step(X, params):
+    """One EM step for PPCA that hides the missing values too, beside the factors (written out row by row).
+
+    E-step: z_n | x_o ~ N(m_n, G_n) and x_m | z_n ~ N(W_m z_n + mu_m, sigma^2 I); M-step: the
+    complete-data regression of the expected full rows on (z_n, 1) and the expected squared residual.
+    """
+    n, d = X.shape
+    q = len(params.components)
+    W, mu, s2 = params.components.T, params.mean, params.noise_variance[0]
+    szz, sxz, sxx = np.zeros((q + 1, q + 1)), np.zeros((d, q + 1)), 0.0
+    for row in X:
+        o = ~np.isnan(row)
+        m = ~o
+        G = np.linalg.inv(np.eye(q) + W[o].T @ W[o] / s2)
+        mean_z = G @ W[o].T @ (row[o] - mu[o]) / s2
+        ezz = np.zeros((q + 1, q + 1))  # E[(z, 1)(z, 1)^T]
+        ezz[:q, :q] = G + np.outer(mean_z, mean_z)
+        ezz[:q, q] = ezz[q, :q] = mean_z
+        ezz[q, q] = 1.0
+        filled = row.copy()
+        filled[m] = W[m] @ mean_z + mu[m]
+        exz = np.outer(filled, np.r_[mean_z, 1.0])
+        exz[m] = np.c_[W[m], mu[m]] @ ezz
+        sxx += filled @ filled + np.trace(W[m] @ G @ W[m].T) + m.sum() * s2
+        szz += ezz
+        sxz += exz
+    loadings = sxz @ np.linalg.inv(szz)
+    s2_new = (sxx - np.trace(loadings @ sxz.T)) / (n * d)
+    return FactorParams(loadings[:, q], loadings[:, :q].T, np.full(d, s2_new))
+
+
+def test_hiding_the_missing_values_too_reaches_the_same_maximum_later(rng):
+    """Another EM (missing values hidden as well, written independently above): the same maximum, reached later."""
+    X, _ = planted(rng, n=80, d=5, q=2)
+    X = knock_out(rng, X, 0.3)
+    start = FactorParams(np.nanmean(X, axis=0), rng.normal(size=(2, 5)), np.full(5, np.nanvar(X, axis=0).mean()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emtutor.ConvergenceWarning)
+        ours = factor.fit(X, 2, noise="isotropic", components=start.components, noise_variance=start.noise_variance,
+                          tol=0.0, max_iter=1500)
+    other, params = [], start
+    for _ in range(450):
+        params = hidden_missing_values_em_step(X, params)
+        other.append(factor.log_likelihood(X, params))
+    best = max(ours.objective, max(other))
+    assert ours.objective == pytest.approx(other[-1], rel=1e-10)
+    assert np.all(np.diff(other) > -1e-9 * abs(best))  # it is an EM too
+    # Hiding more cannot make EM's asymptotic rate faster (the fraction of missing information only grows);
+    # here both rates are close (about 0.95 per iteration in the log-likelihood gap), and from the same start
+    # the EM that hides only the factors gets within each accuracy sooner (measured: 59, 111, 181, 278
+    # iterations against 81, 154, 228, 307).
+    def first_within(objectives, gap):
+        return int(np.argmax(best - np.asarray(objectives) < gap))
+    for gap in (1e-2, 1e-4, 1e-6, 1e-8):
+        assert first_within(ours.objectives, gap) < first_within(other, gap), gap

@@ -142,5 +142,11 @@ def test_problems_the_large_fuzz_run_found(model, seed):
     assert outcome in ALLOWED, f"{outcome}: {detail}"
 
 
+@pytest.mark.parametrize("model", sorted(PROBLEMS))
+def test_every_problem_is_a_call(model):
+    """A problem that returns None would be 'classified' as the TypeError of calling it, a value_error."""
+    assert callable(PROBLEMS[model](problem_rng(model, 0)))
+
+
 def test_every_model_has_a_fixed_seed_number():
     assert set(MODEL_NUMBERS) == set(PROBLEMS) and len(set(MODEL_NUMBERS.values())) == len(MODEL_NUMBERS)
