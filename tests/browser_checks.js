@@ -170,21 +170,31 @@ window.__emtutor = (() => {
 
   // Notebook figures: stored at >= 2x the width they are shown at, with alt text
   // that says what they show (not a file name).
-  function figures() {
+  function figures(mode) {
     const problems = [];
     const FILE_NAME = /\.(png|jpe?g|gif|svg|webp)\b|^[\w./-]*\/[\w./-]*$|^[0-9a-f]{16,}/i;
     for (const img of document.querySelectorAll(".cell_output img, .output img, figure img")) {
       if (img.closest(".animation, .jupyter-widgets")) continue;
       if (!visible(img)) continue;
       const shown = img.getBoundingClientRect().width;
+      const box = img.getBoundingClientRect();
       const src = img.getAttribute("src") || "";
       const name = src.split("/").pop().slice(0, 24);
       const svg = /\.svg(\?|$)|^data:image\/svg/.test(src);
-      if (!svg && img.naturalWidth > 0 && img.naturalWidth < 2 * shown - 2) {
+      if (mode === "desktop" && !svg && img.naturalWidth > 0 && img.naturalWidth < 2 * shown - 2) {
         problems.push(`figure ${name} stored ${img.naturalWidth} px wide, shown at ${Math.round(shown)} px (< 2x)`);
       }
+      // shown at the stored aspect ratio: an <img width height> that CSS narrows
+      // (max-width: 100%) keeps its height attribute unless height is auto
+      if (img.naturalWidth > 0 && img.naturalHeight > 0 && box.height > 0) {
+        const stored = img.naturalWidth / img.naturalHeight, seen = box.width / box.height;
+        if (Math.abs(seen / stored - 1) > 0.02) {
+          problems.push(`figure ${name} distorted: shown ${Math.round(box.width)}x${Math.round(box.height)} px, ` +
+                        `stored ${img.naturalWidth}x${img.naturalHeight}`);
+        }
+      }
       const alt = (img.getAttribute("alt") || "").trim();
-      if (alt.length < 12 || !/\s/.test(alt) || FILE_NAME.test(alt)) {
+      if (mode === "desktop" && (alt.length < 12 || !/\s/.test(alt) || FILE_NAME.test(alt))) {
         problems.push(`figure ${name} has no meaningful alt text (${JSON.stringify(alt.slice(0, 60))})`);
       }
     }
@@ -273,7 +283,7 @@ window.__emtutor = (() => {
     const result = {
       raw_markup: rawMarkup(),
       wide_equation: wideEquations(mode),
-      figures: mode === "desktop" ? figures() : [],
+      figures: figures(mode),
       api_text: apiText(),
       table_caption: tableCaptions(),
       numbering: numbering(),
