@@ -23,6 +23,15 @@ scikit-learn's conventions (hmmlearn's for the HMMs):
   ``sample``): an integer seed gives the same draws each time, as in
   scikit-learn.
 
+Dask arrays.  :class:`GaussianMixture`, :class:`MissingNormal` and
+:class:`LatentDirichletAllocation` also ``fit`` a ``dask.array.Array``
+(chunked along rows): the fit is then the map-reduce EM of
+:mod:`emtutor.mapreduce`, with the same iterations, and the data are read
+chunk by chunk, never gathered.  The other methods (``predict``,
+``transform``, ``score``, ...) compute their input in memory;
+:func:`emtutor.mapreduce.responsibilities` gives a mixture's
+responsibilities as a Dask array.
+
 ``score`` follows each family's peer: the mean log-likelihood per sample
 for :class:`GaussianMixture`, :class:`BernoulliMixture` and :class:`MissingNormal` (scikit-learn's
 ``GaussianMixture.score``), the total log-likelihood of the sequences for
@@ -39,7 +48,7 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, tmix, vbgmm
+from . import bernoulli, factor, gmm, hmm, lda, map_gmm, mapreduce, missing, tmix, vbgmm
 from ._validation import as_data_matrix, as_rng, check_positive_int
 from .em import EMResult, NotFittedError
 
@@ -203,7 +212,7 @@ class _Mixture(_Estimator):
     def _store_mixture_run(self, result, X) -> None:
         """The driver's attributes, plus the per-sample ``lower_bound_`` and ``restarts_``."""
         self._store_run(result, X.shape[1])
-        self.lower_bound_ = result.objective / len(X)
+        self.lower_bound_ = result.objective / X.shape[0]
         self.restarts_ = result.restarts
 
     def fit_predict(self, X, y=None) -> np.ndarray:
@@ -343,7 +352,15 @@ class GaussianMixture(_Mixture):
         Returns
         -------
         self
+
+        Notes
+        -----
+        A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_gmm`
+        (maximum likelihood only: the prior settings must then be None);
+        ``prior_`` is then None.
         """
+        if mapreduce.is_dask_array(X):
+            return self._fit_dask(X)
         X = _dense_data(X, self)
         prior = map_gmm.make_prior(
             X, self.n_components, covariance_type=self.covariance_type,
@@ -368,6 +385,22 @@ class GaussianMixture(_Mixture):
         )
         self._store_mixture_run(result, X)
         self.prior_ = prior
+        return self
+
+    def _fit_dask(self, X) -> "GaussianMixture":
+        priors = ("weight_concentration_prior", "mean_precision_prior", "mean_prior", "covariance_prior",
+                  "degrees_of_freedom_prior")
+        given = [name for name in priors if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} given: MAP-EM with a prior does not run on Dask arrays "
+                             "(emtutor.mapreduce fits maximum likelihood); compute X or drop the prior")
+        result = mapreduce.fit_gmm(
+            X, self.n_components, covariance_type=self.covariance_type, init=self.init, n_init=self.n_init,
+            weights=self.weights_init, means=self.means_init, covariances=self._initial_covariances(),
+            reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter, random_state=self.random_state,
+            record=self.record)
+        self._store_mixture_run(result, X)
+        self.prior_ = None
         return self
 
     def _initial_covariances(self):
@@ -1036,7 +1069,16 @@ class MissingNormal(_Estimator):
         _keep_arguments(self, locals())
 
     def fit(self, X, y=None) -> "MissingNormal":
-        """Fit the mean and covariance by EM (see :func:`emtutor.missing.fit`); returns ``self``."""
+        """Fit the mean and covariance by EM (see :func:`emtutor.missing.fit`); returns ``self``.
+
+        A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_missing`.
+        """
+        if mapreduce.is_dask_array(X):
+            result = mapreduce.fit_missing(X, mean=self.mean_init, covariance=self.covariance_init,
+                                           reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
+                                           record=self.record)
+            self.n_patterns_ = result.n_patterns
+            return self._store_run(result, X.shape[1])
         data = missing.group_patterns(_reject_sparse(X, self))
         result = missing.fit(data, mean=self.mean_init, covariance=self.covariance_init, reg_covar=self.reg_covar,
                              tol=self.tol, max_iter=self.max_iter, record=self.record)
@@ -1149,7 +1191,13 @@ class LatentDirichletAllocation(_Estimator):
         _keep_arguments(self, locals())
 
     def fit(self, X, y=None) -> "LatentDirichletAllocation":
-        """Fit to ``X`` (array or sparse matrix of word counts, shape (n_docs, n_words))."""
+        """Fit to ``X`` (array or sparse matrix of word counts, shape (n_docs, n_words)).
+
+        A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_lda`
+        (one start: ``n_init`` must then be 1).
+        """
+        if mapreduce.is_dask_array(X):
+            return self._fit_dask(X)
         X = lda.as_count_matrix(X)
         result = lda._fit(
             X,
@@ -1171,6 +1219,21 @@ class LatentDirichletAllocation(_Estimator):
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.expectations.gamma
+        return self
+
+    def _fit_dask(self, X) -> "LatentDirichletAllocation":
+        if self.n_init != 1:
+            raise ValueError(f"n_init={self.n_init!r}: the Dask fit (emtutor.mapreduce.fit_lda) makes one start; "
+                             "use n_init=1")
+        result = mapreduce.fit_lda(
+            X, self.n_components, alpha=self.doc_topic_prior, eta=self.topic_word_prior, fit_alpha=self.fit_alpha,
+            tol=self.tol, max_iter=self.max_iter, e_step_tol=self.mean_change_tol,
+            max_e_step_iter=self.max_doc_update_iter, warm_start=self.warm_start, random_state=self.random_state,
+            record=self.record)
+        self._store_run(result, X.shape[1])
+        self.components_ = result.topic_word
+        self.topic_word_ = lda.topic_word_distribution(result.params)
+        self.gamma_ = result.gamma
         return self
 
     def _counts(self, X):
