@@ -67,6 +67,7 @@ def test_gmm_parity_explicit_start(client, covariance_type, reg_covar):
     _assert_same_run(a, b)
     assert b.expectations.n_samples == len(X)  # the reduced statistics count every point once
     np.testing.assert_allclose(b.expectations.counts, a.resp.sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(b.expectations.centre, X.mean(axis=0), rtol=1e-14)  # kept, not added
 
 
 @pytest.mark.parametrize("covariance_type, n_init", [("full", 2), ("tied", 1), ("diag", 1), ("spherical", 1)])
