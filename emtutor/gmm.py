@@ -852,7 +852,7 @@ class GMMStatistics(NamedTuple):
 
 
 def statistics(X, resp, *, covariance_type: str = "full", centre=None) -> GMMStatistics:
-    """The M-step's sums over the points of ``X`` given their responsibilities.
+    """The M-step's sums over the points of ``X`` given their responsibilities, :eq:`mr-gmm-statistics`.
 
     Parameters
     ----------
@@ -1090,7 +1090,8 @@ def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, m
         means = _kmeans_plusplus(X, k, rng) if init == "k-means++" else _random_distinct_rows(X, k, rng)
     if covariances is None:
         n_features = X.shape[1]
-        data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True) if data_cov is None else np.array(data_cov, dtype=float))
+        data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True) if data_cov is None
+                                 else np.array(data_cov, dtype=float))
         data_cov.flat[:: n_features + 1] += reg_covar
         if covariance_type in ("full", "tied") and not _is_positive_definite(data_cov):
             # collinear to rounding (e.g. one point 1e10 away along a direction

@@ -4,7 +4,8 @@ Each E-step is a *map* over the row chunks of a Dask array: every chunk
 runs the in-memory model's own E-step (:func:`emtutor.gmm.e_step`,
 :func:`emtutor.missing.e_step`, :func:`emtutor.lda.e_step`) and returns the
 sums the M-step needs over its rows, its sufficient statistics
-(:eq:`mr-chunk-statistics`), with its part of the objective.  A tree
+(:eq:`mr-gmm-statistics`, :eq:`mr-missing-statistics`,
+:eq:`mr-lda-statistics`), with its part of the objective.  A tree
 *reduction* adds them (:eq:`mr-tree`), and the M-step runs on the client
 from the sums alone (:eq:`mr-m-step`), through the models' own
 ``m_step_from_statistics``, the function their in-memory ``m_step`` ends
@@ -149,6 +150,9 @@ def _add(*parts):
 def chunk_tree_sum(parts: list, split_every: int = SPLIT_EVERY):
     """Add delayed partial results in a tree: ``split_every`` at a time, level by level (:eq:`mr-tree`).
 
+    The statistics of disjoint chunks add up to those of their union
+    (:eq:`mr-additive`), and addition is associative, so any tree gives the total.
+
     ``ceil(log_{split_every}(n_chunks))`` levels; each node runs on whichever
     worker holds its inputs, so only sums travel, never data.
     """
@@ -206,8 +210,9 @@ def _gmm_chunk(block, params, covariance_type, centre):
 def gmm_e_step_graph(blocks, params, *, covariance_type: str = "full", centre, split_every: int = SPLIT_EVERY):
     """The delayed ``(GMMStatistics, log-likelihood)`` of one E-step: maps over ``blocks``, then the tree sum.
 
-    ``blocks`` are the row chunks of the data as delayed objects
-    (``X.to_delayed()[:, 0]``).  Computing it is one E-step; its graph is
+    Each chunk's task is the E-step of its rows alone (:eq:`mr-e-step-local`)
+    and their statistics (:eq:`mr-gmm-statistics`).  ``blocks`` are the row
+    chunks of the data as delayed objects (``X.to_delayed()[:, 0]``).  Computing it is one E-step; its graph is
     the figure of the chapter "EM as map-reduce".
     """
     dask = _dask()
@@ -436,6 +441,7 @@ def fit_missing(X, *, mean=None, covariance=None, reg_covar: float = 0.0, tol: f
 
     The settings mean what they mean in :func:`emtutor.missing.fit`, and the
     checks of ``X`` are its checks (made from two passes over the chunks).
+    Each chunk's statistics are :eq:`mr-missing-statistics`.
     ``result.expectations`` is the summed statistics of the last E-step
     (the filled-in data are never gathered); ``result.n_patterns`` is added,
     the number of distinct missingness patterns.
@@ -555,7 +561,8 @@ def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = Fal
 
     The settings mean what they mean in :func:`emtutor.lda.fit` (one start:
     no ``n_init``).  Each chunk of documents is turned into a sparse count
-    matrix and checked by :func:`emtutor.lda.as_count_matrix`.
+    matrix and checked by :func:`emtutor.lda.as_count_matrix`; its statistics
+    are :eq:`mr-lda-statistics`, and its documents' ``gamma`` come back with them.
     ``result.expectations`` is an :class:`LDAChunkedExpectations`;
     ``result.gamma`` (added) is all the documents' ``gamma`` in row order.
     """
