@@ -164,7 +164,7 @@ def main(argv=None):
               f"of {rows:,} rows to {directory} in {time.perf_counter() - t0:.1f} s")
 
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      memory_limit=memory_limit, dashboard_address=None) as cluster, \
+                                      memory_limit=memory_limit, dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             pids = list(client.run(os.getpid).values())
             X = dask_array(paths, rows)

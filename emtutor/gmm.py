@@ -1089,9 +1089,9 @@ def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, m
     if means is None:
         means = _kmeans_plusplus(X, k, rng) if init == "k-means++" else _random_distinct_rows(X, k, rng)
     if covariances is None:
-        n_features = X.shape[1]
         data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True) if data_cov is None
                                  else np.array(data_cov, dtype=float))
+        n_features = len(data_cov)
         data_cov.flat[:: n_features + 1] += reg_covar
         if covariance_type in ("full", "tied") and not _is_positive_definite(data_cov):
             # collinear to rounding (e.g. one point 1e10 away along a direction

@@ -96,7 +96,7 @@ def _row_chunks(X, name: str = "X"):
     Checks what can be checked without reading the data (dimensions, dtype,
     known chunk sizes); the values are checked chunk by chunk in the first pass.
     """
-    dask = _dask()
+    _dask()  # Dask itself, or an ImportError saying how to install it
     if not is_dask_array(X):
         raise TypeError(f"{name} must be a dask.array.Array, got {type(X).__name__}")
     if X.ndim != 2:
@@ -115,9 +115,9 @@ def _row_chunks(X, name: str = "X"):
     if len(X.chunks[1]) > 1:  # a row's E-step needs all its features: one chunk of columns
         X = X.rechunk({1: -1})
     blocks = [block for block, rows in zip(X.to_delayed()[:, 0], X.chunks[0]) if rows > 0]
-    offsets = np.concatenate([[0], np.cumsum([rows for rows in X.chunks[0] if rows > 0])[:-1]])
-    del dask
-    return X, blocks, [int(offset) for offset in offsets]
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]])
+    offsets = [int(start) for start, rows in zip(starts, X.chunks[0]) if rows > 0]
+    return X, blocks, offsets
 
 
 def _as_chunk(block, offset: int, name: str, allow_nan: bool = False) -> np.ndarray:

@@ -31,7 +31,7 @@ CHUNKS = (1, 57, 100, 42, 99, 1)
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=None, scheduler_port=0)
+                                       dashboard_address=":0", scheduler_port=0)
     with distributed.Client(cluster) as client:
         yield client
     cluster.close()
@@ -79,6 +79,17 @@ def test_gmm_parity_default_start(client, covariance_type, n_init):
                           random_state=3, n_init=n_init)
     _assert_same_run(a, b)
     np.testing.assert_allclose(b.restarts.log_likelihoods, a.restarts.log_likelihoods, rtol=1e-10)
+
+
+def test_gmm_given_means_default_covariances(client):
+    """Means given, covariances not: the covariance of all the data, summed in the first pass."""
+    X = _mixture_data(1)
+    means = X[[0, 100, 200]]
+    a = gmm.fit(X, 3, means=means, covariance_type="diag")
+    b = mapreduce.fit_gmm(da.from_array(X, chunks=(CHUNKS, 3)), 3, means=means, covariance_type="diag")
+    _assert_same_run(a, b)
+    b = mapreduce.fit_gmm(da.from_array(X, chunks=(CHUNKS, 3)), 3, means=means, covariance_type="diag", record=True)
+    np.testing.assert_allclose(b.history.params[0].covariances, np.tile(np.var(X, axis=0) + 1e-6, (3, 1)), rtol=1e-12)
 
 
 def test_gmm_sampled_start_is_reproducible(client):
