@@ -63,6 +63,7 @@ __all__ = [
     "fit_missing",
     "fit_lda",
     "responsibilities",
+    "LDAChunkedExpectations",
 ]
 
 #: How many partial sums each node of the reduction tree adds (Dask's ``split_every``).
