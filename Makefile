@@ -136,7 +136,7 @@ clean:
 # others with BLAS's default.
 BENCH_ARGS ?= --quick
 BENCHMARKS := gmm_vs_sklearn hmm_vs_hmmlearn lda_vs_sklearn lda_recovery missing_em latent_models_vs_sklearn \
-              explorer_redraw
+              explorer_redraw out_of_core
 bench: $(STAMP)
 	uptime
 	@for b in $(BENCHMARKS); do \

@@ -23,8 +23,7 @@ The layout shows the architecture:
   :mod:`emtutor.plotting`, :mod:`emtutor.widgets`, :mod:`emtutor.checks`.
 """
 
-from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gibbs_lda, gmm, hmm, hmm_core, information, lda, map_gmm, missing, plotting, tmix, vbgmm, widgets
-from . import online
+from . import accelerate, bernoulli, checks, coins, datasets, elbo, em, estimators, factor, gibbs_lda, gmm, hmm, hmm_core, information, lda, map_gmm, mapreduce, missing, online, plotting, tmix, vbgmm, widgets
 from .em import ConvergenceWarning, EMResult, LikelihoodDecreaseError, NotFittedError, run_em
 from .estimators import (BayesianGaussianMixture, BernoulliMixture, CategoricalHMM, FactorAnalysis, GaussianHMM,
                          GaussianMixture, LatentDirichletAllocation, MissingNormal, ProbabilisticPCA,
@@ -67,6 +66,7 @@ __all__ = [
     "information",
     "lda",
     "map_gmm",
+    "mapreduce",
     "missing",
     "online",
     "plotting",

@@ -23,6 +23,15 @@ scikit-learn's conventions (hmmlearn's for the HMMs):
   ``sample``): an integer seed gives the same draws each time, as in
   scikit-learn.
 
+Dask arrays.  :class:`GaussianMixture`, :class:`MissingNormal` and
+:class:`LatentDirichletAllocation` also ``fit`` a ``dask.array.Array``
+(chunked along rows): the fit is then the map-reduce EM of
+:mod:`emtutor.mapreduce`, with the same iterations, and the data are read
+chunk by chunk, never gathered.  The other methods (``predict``,
+``transform``, ``score``, ...) compute their input in memory;
+:func:`emtutor.mapreduce.responsibilities` gives a mixture's
+responsibilities as a Dask array.
+
 ``score`` follows each family's peer: the mean log-likelihood per sample
 for :class:`GaussianMixture`, :class:`BernoulliMixture` and :class:`MissingNormal` (scikit-learn's
 ``GaussianMixture.score``), the total log-likelihood of the sequences for
@@ -35,11 +44,12 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import bernoulli, factor, gmm, hmm, lda, map_gmm, missing, online, tmix, vbgmm
+from . import bernoulli, factor, gmm, hmm, lda, map_gmm, mapreduce, missing, online, tmix, vbgmm
 from ._validation import as_data_matrix, as_rng, check_nonnegative, check_positive_int
 from .em import EMResult, NotFittedError
 
@@ -55,6 +65,45 @@ __all__ = [
     "LatentDirichletAllocation",
     "StudentTMixture",
 ]
+
+
+class _AvailableIf:
+    """A method that exists only while ``unavailable(estimator)`` returns None.
+
+    scikit-learn's convention for a method that some settings rule out
+    (its ``available_if``; emtutor does not import scikit-learn): the
+    attribute lookup raises ``AttributeError`` with the reason, so
+    ``hasattr(estimator, name)`` is False and tools that test for the
+    method (``check_estimator``, meta-estimators) skip it.
+    """
+
+    def __init__(self, unavailable: Callable[[Any], str | None], method: Callable):
+        self.unavailable, self.method = unavailable, method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.method
+        reason = self.unavailable(obj)
+        if reason is not None:
+            raise AttributeError(reason)
+        return self.method.__get__(obj, owner)
+
+
+def _available_if(unavailable: Callable[[Any], str | None]):
+    return lambda method: _AvailableIf(unavailable, method)
+
+
+_PRIOR_SETTINGS = ("weight_concentration_prior", "mean_precision_prior", "mean_prior", "covariance_prior",
+                   "degrees_of_freedom_prior")
+
+
+def _prior_rules_out_partial_fit(estimator) -> str | None:
+    given = [name for name in _PRIOR_SETTINGS if getattr(estimator, name) is not None]
+    if given:
+        return (f"{given[0]} is set: this GaussianMixture fits MAP-EM, which has no partial_fit "
+                "(stochastic EM here is maximum likelihood); use fit, or drop the prior settings")
+    return None
 
 
 class _Estimator:
@@ -203,7 +252,7 @@ class _Mixture(_Estimator):
     def _store_mixture_run(self, result, X) -> None:
         """The driver's attributes, plus the per-sample ``lower_bound_`` and ``restarts_``."""
         self._store_run(result, X.shape[1])
-        self.lower_bound_ = result.objective / len(X)
+        self.lower_bound_ = result.objective / X.shape[0]
         self.restarts_ = result.restarts
 
     def fit_predict(self, X, y=None) -> np.ndarray:
@@ -352,7 +401,15 @@ class GaussianMixture(_Mixture):
         Returns
         -------
         self
+
+        Notes
+        -----
+        A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_gmm`
+        (maximum likelihood only: the prior settings must then be None);
+        ``prior_`` is then None.
         """
+        if mapreduce.is_dask_array(X):
+            return self._fit_dask(X)
         X = _dense_data(X, self)
         prior = map_gmm.make_prior(
             X, self.n_components, covariance_type=self.covariance_type,
@@ -379,6 +436,7 @@ class GaussianMixture(_Mixture):
         self.prior_ = prior
         return self
 
+    @_available_if(_prior_rules_out_partial_fit)
     def partial_fit(self, X, y=None) -> "GaussianMixture":
         """One step of stochastic EM (Cappé & Moulines 2009) with the mini-batch ``X``.
 
@@ -420,7 +478,11 @@ class GaussianMixture(_Mixture):
         ValueError
             For invalid ``X`` (or a number of features other than the first
             call's), ``learning_decay`` outside ``(0.5, 1]``, a negative
-            ``learning_offset``, or a prior setting given.
+            ``learning_offset``.
+        AttributeError
+            On access, when a prior setting is given: MAP-EM has no
+            ``partial_fit`` (scikit-learn's convention for a method that
+            settings rule out; ``hasattr`` is then False).
         """
         X = _dense_data(X, self)
         decay, offset = online.check_learning_schedule(self.learning_decay, self.learning_offset)
@@ -431,11 +493,6 @@ class GaussianMixture(_Mixture):
             stats, n_steps, params, objectives = state
             self._check_n_features(X.shape[1])
         else:
-            for name in ("weight_concentration_prior", "mean_precision_prior", "mean_prior", "covariance_prior",
-                         "degrees_of_freedom_prior"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name} is set, but partial_fit (stochastic EM) does not support a prior; "
-                                     "use fit for MAP-EM")
             if self.__sklearn_is_fitted__():  # continue from fit's parameters
                 self._check_n_features(X.shape[1])
                 params = self.params_
@@ -455,6 +512,20 @@ class GaussianMixture(_Mixture):
         self.restarts_ = None
         self.prior_ = map_gmm.make_prior(X, self.n_components, covariance_type=covariance_type)
         self._online_state = (stats, n_steps, self.params_, objectives)
+        return self
+
+    def _fit_dask(self, X) -> "GaussianMixture":
+        given = [name for name in _PRIOR_SETTINGS if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} given: MAP-EM with a prior does not run on Dask arrays "
+                             "(emtutor.mapreduce fits maximum likelihood); compute X or drop the prior")
+        result = mapreduce.fit_gmm(
+            X, self.n_components, covariance_type=self.covariance_type, init=self.init, n_init=self.n_init,
+            weights=self.weights_init, means=self.means_init, covariances=self._initial_covariances(),
+            reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter, random_state=self.random_state,
+            record=self.record)
+        self._store_mixture_run(result, X)
+        self.prior_ = None
         return self
 
     def _initial_covariances(self):
@@ -1155,7 +1226,16 @@ class MissingNormal(_Estimator):
         _keep_arguments(self, locals())
 
     def fit(self, X, y=None) -> "MissingNormal":
-        """Fit the mean and covariance by EM (see :func:`emtutor.missing.fit`); returns ``self``."""
+        """Fit the mean and covariance by EM (see :func:`emtutor.missing.fit`); returns ``self``.
+
+        A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_missing`.
+        """
+        if mapreduce.is_dask_array(X):
+            result = mapreduce.fit_missing(X, mean=self.mean_init, covariance=self.covariance_init,
+                                           reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
+                                           record=self.record)
+            self.n_patterns_ = result.n_patterns
+            return self._store_run(result, X.shape[1])
         data = missing.group_patterns(_reject_sparse(X, self))
         result = missing.fit(data, mean=self.mean_init, covariance=self.covariance_init, reg_covar=self.reg_covar,
                              tol=self.tol, max_iter=self.max_iter, record=self.record)
@@ -1285,7 +1365,13 @@ class LatentDirichletAllocation(_Estimator):
         _keep_arguments(self, locals())
 
     def fit(self, X, y=None) -> "LatentDirichletAllocation":
-        """Fit to ``X`` (array or sparse matrix of word counts, shape (n_docs, n_words))."""
+        """Fit to ``X`` (array or sparse matrix of word counts, shape (n_docs, n_words)).
+
+        A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_lda`
+        (one start: ``n_init`` must then be 1).
+        """
+        if mapreduce.is_dask_array(X):
+            return self._fit_dask(X)
         X = lda.as_count_matrix(X)
         result = lda._fit(
             X,
@@ -1377,6 +1463,21 @@ class LatentDirichletAllocation(_Estimator):
         self.topic_word_ = lda.topic_word_distribution(params)
         self.n_batch_iter_ = n_steps
         self._online_state = (stats, n_steps, self.params_, objectives)
+        return self
+
+    def _fit_dask(self, X) -> "LatentDirichletAllocation":
+        if self.n_init != 1:
+            raise ValueError(f"n_init={self.n_init!r}: the Dask fit (emtutor.mapreduce.fit_lda) makes one start; "
+                             "use n_init=1")
+        result = mapreduce.fit_lda(
+            X, self.n_components, alpha=self.doc_topic_prior, eta=self.topic_word_prior, fit_alpha=self.fit_alpha,
+            tol=self.tol, max_iter=self.max_iter, e_step_tol=self.mean_change_tol,
+            max_e_step_iter=self.max_doc_update_iter, warm_start=self.warm_start, random_state=self.random_state,
+            record=self.record)
+        self._store_run(result, X.shape[1])
+        self.components_ = result.topic_word
+        self.topic_word_ = lda.topic_word_distribution(result.params)
+        self.gamma_ = result.gamma
         return self
 
     def _counts(self, X):

@@ -65,6 +65,9 @@ __all__ = [
     "log_gaussian_density",
     "e_step",
     "m_step",
+    "GMMStatistics",
+    "statistics",
+    "m_step_from_statistics",
     "log_likelihood",
     "regularisation_slack",
     "initial_params",
@@ -313,16 +316,26 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
 
     The moments are taken about the data mean ``c`` (:eq:`gmm-shifted-scatter`):
     ``Sigma_k = sum_n r_nk (x_n - c)(x_n - c)^T / N_k - (mu_k - c)(mu_k - c)^T``;
-    for a block, the products ``(x_n - c)_i (x_n - c)_j`` with ``i <= j`` are
-    formed once, and one matrix product with the responsibilities sums them
-    for all components.  For a component whose mean is far from ``c``
+    the sums are :func:`_scatter_full`'s, the rest is
+    :func:`_covariances_from_scatter`.  For a component whose mean is far from ``c``
     compared with its spread (more
     than about ``sqrt(_DIAG_OFFSET_LIMIT)`` standard deviations along a
     coordinate) that difference cancels, so its scatter is recomputed
     about its own mean.
     """
-    n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
+    return _covariances_from_scatter(_scatter_full(X, resp, centre), counts, means, centre, reg_covar,
+                                     partial(_far_scatter, X, resp), check)
+
+
+def _scatter_full(X, resp, centre) -> np.ndarray:
+    """``sum_n r_nk (x_n - c)(x_n - c)^T`` for every component, shape (n_components, n_features, n_features).
+
+    For a block, the products ``(x_n - c)_i (x_n - c)_j`` with ``i <= j`` are
+    formed once, and one matrix product with the responsibilities sums them
+    for all components (:eq:`gmm-shifted-scatter`).
+    """
+    n_components, n_features = resp.shape[1], X.shape[1]
     groups = _product_groups(n_features)
     # where the product of features i <= j lands among a block's products
     column, start = np.zeros((n_features, n_features), dtype=np.intp), 0
@@ -351,7 +364,41 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
     second_moments = np.empty((n_components, n_features, n_features))
     second_moments[:, upper_i, upper_j] = moments[:, column[upper_i, upper_j]]
     second_moments[:, upper_j, upper_i] = second_moments[:, upper_i, upper_j]
-    second_moments /= counts[:, None, None]
+    return second_moments
+
+
+def _far_scatter(X, resp, far, far_means, diagonal: bool = False) -> np.ndarray:
+    """``sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T`` about each listed component's own mean.
+
+    ``far`` are component indices, ``far_means`` their means; with
+    ``diagonal`` only the diagonal, shape (len(far), n_features), else
+    (len(far), n_features, n_features).  The second pass the M-step makes
+    for components whose mean is far from the centre of the moments.
+    """
+    n_features = X.shape[1]
+    if diagonal:
+        exact = np.zeros((len(far), n_features))
+        for rows in _blocks(len(X), _block_rows(len(far) * n_features)):
+            diff = X[rows, None, :] - far_means
+            exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
+        return exact
+    exact = np.zeros((len(far), n_features, n_features))
+    for rows in _blocks(len(X), _block_rows(len(far) * n_features * n_features)):
+        diff = X[rows, None, :] - far_means  # (B, F, d)
+        weighted = resp[rows][:, far, None] * diff
+        exact += np.einsum("nfi,nfj->fij", weighted, diff)
+    return exact
+
+
+def _covariances_from_scatter(scatter, counts, means, centre, reg_covar, far_scatter, check: bool = True) -> np.ndarray:
+    """:eq:`gmm-m-covariances` from the summed scatter about ``centre`` (:eq:`gmm-shifted-scatter`).
+
+    ``far_scatter(far, far_means)`` is asked, only for components whose mean
+    is far from ``centre`` compared with their spread, for their scatter
+    about their own means (a second pass over the data; see :func:`_far_scatter`).
+    """
+    n_components, n_features = means.shape
+    second_moments = scatter / counts[:, None, None]
     shifted = means - centre
     covariances = second_moments - shifted[:, :, None] * shifted[:, None, :]
     variances = np.diagonal(covariances, axis1=1, axis2=2)
@@ -362,11 +409,7 @@ def _covariances_full(X, resp, counts, means, reg_covar, check: bool = True) -> 
     size = np.max(np.diagonal(second_moments, axis1=1, axis2=2), axis=1)
     about = np.full(n_components, np.max(np.abs(centre)))
     if len(far):
-        exact = np.zeros((len(far), n_features, n_features))
-        for rows in _blocks(len(X), _block_rows(len(far) * n_features * n_features)):
-            diff = X[rows, None, :] - means[far]  # (B, F, d)
-            weighted = resp[rows][:, far, None] * diff
-            exact += np.einsum("nfi,nfj->fij", weighted, diff)
+        exact = far_scatter(far, means[far])
         covariances[far] = exact / counts[far, None, None]
         size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
         about[far] = np.max(np.abs(means[far]), axis=1)
@@ -455,8 +498,14 @@ def _diag_moments(X, resp, counts, means) -> tuple:
     size ``|x|`` of the component's points) is off by more than 1% of itself,
     and the log densities computed from it are rounding noise.
     """
-    n_components, n_features = means.shape
     centre = counts @ means / counts.sum()  # the data mean
+    return _diag_from_scatter(_scatter_diag(X, resp, centre), counts, means, centre,
+                              partial(_far_scatter, X, resp, diagonal=True))
+
+
+def _scatter_diag(X, resp, centre) -> np.ndarray:
+    """``sum_n r_nk (x_n - c)^2`` per feature for every component, shape (n_components, n_features)."""
+    n_components, n_features = resp.shape[1], X.shape[1]
 
     def work(slices):
         second = np.zeros((n_components, n_features))
@@ -465,22 +514,23 @@ def _diag_moments(X, resp, counts, means) -> tuple:
             second += resp[rows].T @ (centred * centred)
         return second
 
-    second = sum(_map_blocks(work, len(X), _block_rows(max(n_components, n_features))))
-    second /= counts[:, None]
+    return sum(_map_blocks(work, len(X), _block_rows(max(n_components, n_features))))
+
+
+def _diag_from_scatter(scatter, counts, means, centre, far_scatter) -> tuple:
+    """Variances and their rounding noise (see :func:`_diag_moments`) from the summed scatter about ``centre``."""
+    n_features = means.shape[1]
+    second = scatter / counts[:, None]
     shift2 = (means - centre) ** 2
     variances = second - shift2
     far = np.flatnonzero(np.any(~(shift2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
     if len(far):
-        exact = np.zeros((len(far), n_features))
-        for rows in _blocks(len(X), _block_rows(len(far) * n_features)):
-            diff = X[rows, None, :] - means[far]
-            exact += np.einsum("nk,nki->ki", resp[rows][:, far], diff * diff)
-        variances[far] = exact / counts[far, None]
+        variances[far] = far_scatter(far, means[far]) / counts[far, None]
     noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
     return variances, noise
 
 
-def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
+def _variances_diag(scatter, counts, means, centre, n_samples, reg_covar, far_scatter) -> np.ndarray:
     """Per-feature variances of each component: the diagonal of :eq:`gmm-m-covariances`.
 
     A variance (with ``reg_covar`` added) at its rounding level means the
@@ -488,7 +538,7 @@ def _variances_diag(X, resp, counts, means, reg_covar) -> np.ndarray:
     is too small for the scale of the data): that raises, as for full
     covariances.
     """
-    variances, noise = _diag_moments(X, resp, counts, means)
+    variances, noise = _diag_from_scatter(scatter, counts, means, centre, partial(far_scatter, diagonal=True))
     variances += reg_covar
     _check_variances(variances, noise)
     return variances
@@ -508,7 +558,9 @@ class _CovarianceType(NamedTuple):
     shape: Callable  # (k, d) -> shape of the covariances array
     prepare: Callable  # (means, covariances) -> what the E-step of a block needs
     log_density_block: Callable  # (X_block, prepared) -> (B, k) log densities
-    estimate: Callable  # (X, resp, counts, means, reg_covar) -> covariances
+    scatter: Callable  # (X, resp, centre) -> the sums the covariances need (GMMStatistics.scatter)
+    # (scatter, counts, means, centre, n_samples, reg_covar, far_scatter) -> covariances
+    estimate: Callable
     n_parameters: Callable  # (k, d) -> free parameters of the covariances
     to_full: Callable  # (covariances, k, d) -> (k, d, d)
     from_full: Callable  # (one (d, d) matrix, k) -> covariances of this type
@@ -516,17 +568,17 @@ class _CovarianceType(NamedTuple):
     row_width: Callable  # (k, d) -> floats per row of the E-step's widest temporary
 
 
-def _spherical_estimate(X, resp, counts, means, reg_covar):
-    variances, noise = _diag_moments(X, resp, counts, means)
+def _spherical_estimate(scatter, counts, means, centre, n_samples, reg_covar, far_scatter):
+    variances, noise = _diag_from_scatter(scatter, counts, means, centre, partial(far_scatter, diagonal=True))
     variances, noise = variances.mean(axis=1) + reg_covar, noise.mean(axis=1)
     _check_variances(variances, noise)
     return variances
 
 
-def _tied_estimate(X, resp, counts, means, reg_covar):
+def _tied_estimate(scatter, counts, means, centre, n_samples, reg_covar, far_scatter):
     # one component on a single point is fine here: only the shared matrix must be regular
-    within = _covariances_full(X, resp, counts, means, 0.0, check=False)
-    tied = np.einsum("k,kij->ij", counts, within) / len(X)
+    within = _covariances_from_scatter(scatter, counts, means, centre, 0.0, far_scatter, check=False)
+    tied = np.einsum("k,kij->ij", counts, within) / n_samples
     noise = 100 * len(tied) * np.finfo(float).eps * np.max(np.abs(tied))
     tied.flat[:: len(tied) + 1] += reg_covar
     if not np.linalg.eigvalsh(tied)[0] > noise:
@@ -535,6 +587,10 @@ def _tied_estimate(X, resp, counts, means, reg_covar):
             "their components up to rounding); increase reg_covar or use fewer features"
         )
     return tied
+
+
+def _covariances_from_scatter_checked(scatter, counts, means, centre, n_samples, reg_covar, far_scatter):
+    return _covariances_from_scatter(scatter, counts, means, centre, reg_covar, far_scatter)
 
 
 def _expand(covariances, k, d):
@@ -546,7 +602,8 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         shape=lambda k, d: (k, d, d),
         prepare=_prepare_full,
         log_density_block=_log_density_full_block,
-        estimate=_covariances_full,
+        scatter=_scatter_full,
+        estimate=_covariances_from_scatter_checked,
         n_parameters=lambda k, d: k * d * (d + 1) // 2,
         to_full=lambda c, k, d: c,
         from_full=lambda c, k: np.repeat(c[None], k, axis=0),
@@ -557,6 +614,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         shape=lambda k, d: (k, d),
         prepare=_prepare_diag,
         log_density_block=_log_density_diag_block,
+        scatter=_scatter_diag,
         estimate=_variances_diag,
         n_parameters=lambda k, d: k * d,
         to_full=lambda c, k, d: c[:, :, None] * np.eye(d),
@@ -568,6 +626,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         shape=lambda k, d: (k,),
         prepare=lambda means, c: _prepare_diag(means, np.repeat(c[:, None], means.shape[1], axis=1)),
         log_density_block=_log_density_diag_block,
+        scatter=_scatter_diag,
         estimate=_spherical_estimate,
         n_parameters=lambda k, d: k,
         to_full=lambda c, k, d: c[:, None, None] * np.eye(d),
@@ -579,6 +638,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         shape=lambda k, d: (d, d),
         prepare=lambda means, c: _prepare_full(means, _expand(c, *means.shape)),
         log_density_block=_log_density_full_block,
+        scatter=_scatter_full,
         estimate=_tied_estimate,
         n_parameters=lambda k, d: d * (d + 1) // 2,
         to_full=_expand,
@@ -733,7 +793,10 @@ def m_step(X, resp, params: GMMParams | None = None, *, reg_covar: float = 0.0,
     Implements :eq:`gmm-m-weights`, :eq:`gmm-m-means` and
     :eq:`gmm-m-covariances` (restricted to the covariance type), then adds
     ``reg_covar`` to every covariance's diagonal.  The second moments are
-    accumulated block by block about the data mean (:eq:`gmm-shifted-scatter`).  ``N_k`` gets a floor of
+    accumulated block by block about the data mean (:eq:`gmm-shifted-scatter`).
+    The step is :func:`statistics` (the sums over the points, one pass)
+    followed by :func:`m_step_from_statistics` (the parameters from the sums),
+    which :mod:`emtutor.mapreduce` shares.  ``N_k`` gets a floor of
     ``10 * eps`` so an empty component gives zero (not NaN) statistics; its
     covariance is then singular unless ``reg_covar > 0`` and the next
     E-step says so.
@@ -753,18 +816,115 @@ def m_step(X, resp, params: GMMParams | None = None, *, reg_covar: float = 0.0,
     -------
     GMMParams
     """
+    stats = statistics(X, resp, covariance_type=covariance_type)
+    return m_step_from_statistics(stats, reg_covar=reg_covar, covariance_type=covariance_type,
+                                  far_scatter=partial(_far_scatter, X, resp))
+
+
+class GMMStatistics(NamedTuple):
+    """The sums over the points that the M-step needs (:eq:`mr-gmm-statistics`).
+
+    Statistics of disjoint sets of points, taken about the same ``centre``,
+    add up field by field (``centre`` stays): that is what makes the
+    M-step a reduction (:mod:`emtutor.mapreduce`).
+
+    Attributes
+    ----------
+    n_samples : int
+        ``N``, the number of points.
+    counts : ndarray of shape (n_components,)
+        ``N_k = sum_n r_nk`` (not floored).
+    sums : ndarray of shape (n_components, n_features)
+        ``sum_n r_nk x_n``.
+    centre : ndarray of shape (n_features,)
+        The point ``c`` the second moments are taken about.
+    scatter : ndarray
+        ``sum_n r_nk (x_n - c)(x_n - c)^T``, shape (n_components, n_features,
+        n_features) for ``"full"`` and ``"tied"``; its diagonal, shape
+        (n_components, n_features), for ``"diag"`` and ``"spherical"``.
+    """
+
+    n_samples: int
+    counts: np.ndarray
+    sums: np.ndarray
+    centre: np.ndarray
+    scatter: np.ndarray
+
+
+def statistics(X, resp, *, covariance_type: str = "full", centre=None) -> GMMStatistics:
+    """The M-step's sums over the points of ``X`` given their responsibilities, :eq:`mr-gmm-statistics`.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    resp : array of shape (n_samples, n_components)
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
+    centre : array of shape (n_features,), optional
+        The point the second moments are taken about; default the data mean
+        (computed from the responsibilities' sums, as :func:`m_step` does).
+        Statistics of several chunks must share one centre to be added.
+
+    Returns
+    -------
+    GMMStatistics
+    """
     kind = _covariance_type(covariance_type)
-    n_samples = len(X)
+    raw = _column_sums(resp)
+    sums = resp.T @ X
+    if centre is None:
+        counts = np.maximum(raw, _COUNT_FLOOR)
+        means = sums / counts[:, None]
+        if not np.all(np.isfinite(means)):  # NaN or inf in the inputs (checked only then: cheap)
+            _check_finite(resp, "resp")
+            _check_finite(X, "X")
+            raise ValueError("the weighted means overflow float64; rescale X")
+        centre = counts @ means / counts.sum()  # the data mean
+    return GMMStatistics(len(X), raw, sums, centre, kind.scatter(X, resp, centre))
+
+
+def m_step_from_statistics(stats: GMMStatistics, *, reg_covar: float = 0.0, covariance_type: str = "full",
+                           far_scatter: Callable | None = None) -> GMMParams:
+    """The M-step's parameters from its summed statistics (:eq:`mr-m-step`).
+
+    :eq:`gmm-m-weights`, :eq:`gmm-m-means` and :eq:`gmm-m-covariances` with
+    ``N_k`` floored at ``10 * eps``, plus ``reg_covar`` on the diagonals.
+
+    Parameters
+    ----------
+    stats : GMMStatistics
+    reg_covar : float, default 0.0
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
+    far_scatter : callable, optional
+        ``far_scatter(far, far_means, diagonal=False)``: the scatter of the
+        listed components about their own means, asked for only when a
+        component's mean lies so far from ``stats.centre`` (in its own
+        standard deviations) that the moments about the centre would cancel;
+        without it such a component raises ``ValueError``.
+
+    Returns
+    -------
+    GMMParams
+    """
+    kind = _covariance_type(covariance_type)
     # N_k, floored (not shifted: N_k + 10 eps would shrink the means of data
     # far from the origin by 10 eps |x|, a real move when a variance is tiny)
-    counts = np.maximum(_column_sums(resp), 10 * np.finfo(float).eps)
-    weights = counts / n_samples
-    means = (resp.T @ X) / counts[:, None]
-    if not np.all(np.isfinite(means)):  # NaN or inf in the inputs (checked only then: cheap)
-        _check_finite(resp, "resp")
-        _check_finite(X, "X")
+    counts = np.maximum(stats.counts, _COUNT_FLOOR)
+    weights = counts / stats.n_samples
+    means = stats.sums / counts[:, None]
+    if not np.all(np.isfinite(means)):
         raise ValueError("the weighted means overflow float64; rescale X")
-    return GMMParams(weights, means, kind.estimate(X, resp, counts, means, reg_covar))
+    return GMMParams(weights, means, kind.estimate(stats.scatter, counts, means, stats.centre, stats.n_samples,
+                                                   reg_covar, far_scatter or _no_far_scatter))
+
+
+_COUNT_FLOOR = 10 * np.finfo(float).eps
+
+
+def _no_far_scatter(far, far_means, diagonal=False):
+    raise ValueError(
+        f"components {far.tolist()} lie so far from the centre of the moments, in their own standard "
+        "deviations, that their covariances need a second pass over the data; pass far_scatter"
+    )
 
 
 def log_likelihood(X, params: GMMParams, *, covariance_type: str = "full") -> float:
@@ -916,15 +1076,22 @@ def initial_params(
     return check_params(params, k, X.shape[1], covariance_type)
 
 
-def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, means=None, covariances=None):
-    """:func:`initial_params` for validated settings and ``X``; the result is not checked."""
+def _initial_params(X, k, covariance_type, init, reg_covar, rng, weights=None, means=None, covariances=None,
+                    data_cov=None):
+    """:func:`initial_params` for validated settings and ``X``; the result is not checked.
+
+    ``data_cov``, if given, is the (biased) covariance of the data, in place
+    of ``X``'s (:mod:`emtutor.mapreduce` draws the means from a sample ``X``
+    of the data and computes the covariance from all of it).
+    """
     if weights is None:
         weights = np.full(k, 1.0 / k)
     if means is None:
         means = _kmeans_plusplus(X, k, rng) if init == "k-means++" else _random_distinct_rows(X, k, rng)
     if covariances is None:
-        n_features = X.shape[1]
-        data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
+        data_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True) if data_cov is None
+                                 else np.array(data_cov, dtype=float))
+        n_features = len(data_cov)
         data_cov.flat[:: n_features + 1] += reg_covar
         if covariance_type in ("full", "tied") and not _is_positive_definite(data_cov):
             # collinear to rounding (e.g. one point 1e10 away along a direction
@@ -1005,7 +1172,13 @@ def regularisation_slack(X, resp, old_params: GMMParams, new_params: GMMParams, 
     -------
     float
     """
-    counts = _column_sums(resp)
+    return slack_from_counts(_column_sums(resp), old_params, new_params, reg_covar=reg_covar,
+                             covariance_type=covariance_type)
+
+
+def slack_from_counts(counts, old_params: GMMParams, new_params: GMMParams, *, reg_covar: float,
+                      covariance_type: str = "full") -> float:
+    """:func:`regularisation_slack` from the counts ``N_k = sum_n r_nk`` (all it needs of ``resp``)."""
     new_trace, old_trace = _precision_trace(new_params, covariance_type), _precision_trace(old_params, covariance_type)
     bound = -0.5 * reg_covar * float(counts @ (new_trace - old_trace))
     # The traces carry the covariances' rounding: entries known to about

@@ -68,6 +68,7 @@ __all__ = [
     "topic_word_distribution",
     "e_step",
     "m_step",
+    "m_step_from_statistics",
     "alpha_newton",
     "elbo",
     "transform",
@@ -531,7 +532,31 @@ def m_step(X, expectations: LDAExpectations, params: LDAParams, *, fit_alpha: bo
     ValueError
         If, without ``eta``, a topic received no words at all.
     """
-    counts = expectations.topic_word_counts
+    log_theta_sum, n_used = None, 0
+    if fit_alpha:
+        X = X if _is_canonical(X) else as_count_matrix(X)
+        used = np.diff(X.indptr) > 0  # documents with words
+        n_used = int(used.sum())
+        if n_used:
+            log_theta_sum = _log_theta_sum(expectations.gamma[used])
+    return m_step_from_statistics(expectations.topic_word_counts, log_theta_sum, n_used, params,
+                                  fit_alpha=fit_alpha)
+
+
+def _log_theta_sum(gamma) -> np.ndarray:
+    """``sum_d E log theta[d]`` over the rows of ``gamma`` (the documents with words)."""
+    return (digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True))).sum(axis=0)
+
+
+def m_step_from_statistics(counts, log_theta_sum, n_used: int, params: LDAParams, *,
+                           fit_alpha: bool = False) -> LDAParams:
+    """The M-step's parameters from its summed statistics (:eq:`mr-m-step`).
+
+    ``counts`` is ``topic_word_counts`` summed over the documents; with
+    ``fit_alpha``, ``log_theta_sum`` is ``sum_d E log theta[d]`` over the
+    ``n_used`` documents with words (``None`` if there are none).  Shared by
+    :func:`m_step` and :mod:`emtutor.mapreduce`.
+    """
     eta = params.eta
     if eta is None:
         totals = counts.sum(axis=1, keepdims=True)
@@ -542,14 +567,8 @@ def m_step(X, expectations: LDAExpectations, params: LDAParams, *, fit_alpha: bo
     else:
         topic_word = eta + counts
     alpha = params.alpha
-    if fit_alpha:
-        gamma = expectations.gamma
-        X = X if _is_canonical(X) else as_count_matrix(X)
-        used = np.diff(X.indptr) > 0  # documents with words
-        if np.any(used):
-            g = gamma[used]
-            log_theta_sum = (digamma(g) - digamma(g.sum(axis=1, keepdims=True))).sum(axis=0)
-            alpha = alpha_newton(log_theta_sum, int(used.sum()), alpha)
+    if fit_alpha and n_used:
+        alpha = alpha_newton(log_theta_sum, int(n_used), alpha)
     return LDAParams(alpha, topic_word, eta)
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -59,6 +59,7 @@ __all__ = [
     "group_patterns",
     "e_step",
     "m_step",
+    "m_step_from_statistics",
     "log_likelihood",
     "regularisation_slack",
     "initial_params",
@@ -182,32 +183,43 @@ def group_patterns(X) -> PatternGroups:
         return X
     data = _group_for_params(X)
     X, missing = data.X, data.missing
-    n_samples, n_features = X.shape
+    observed = [X[~missing[:, j], j] for j in range(X.shape[1])]
+    _check_estimable(X.shape, [column.size for column in observed],
+                     [np.unique(column).size >= 2 for column in observed], data.n_used)
+    return data
+
+
+def _check_estimable(shape, n_observed, two_distinct, n_used) -> None:
+    """Raise unless a covariance can be estimated: the checks of :func:`group_patterns`.
+
+    ``n_observed[j]`` is the number of observed values of column ``j``,
+    ``two_distinct[j]`` whether they take at least two values, ``n_used`` the
+    number of rows with at least one observed value.
+    """
+    n_samples, n_features = shape
     if n_samples < n_features + 1:
         raise ValueError(
             f"X has n_samples={n_samples} row(s); estimating the covariance of {n_features} "
             f"features needs at least {n_features + 1}"
         )
     for j in range(n_features):
-        observed = X[~missing[:, j], j]
-        if observed.size == 0:
+        if n_observed[j] == 0:
             raise ValueError(
                 f"column {j} of X has no observed value (every entry is NaN); "
                 "drop that column, nothing can be estimated about it"
             )
-        if np.unique(observed).size < 2:
+        if not two_distinct[j]:
             raise ValueError(
-                f"column {j} of X has {observed.size} observed value(s) but fewer than "
+                f"column {j} of X has {n_observed[j]} observed value(s) but fewer than "
                 "two distinct ones, so its variance cannot be estimated; drop the "
                 "column or collect more data"
             )
-    if data.n_used < n_features + 1:
+    if n_used < n_features + 1:
         raise ValueError(
-            f"X has only {data.n_used} row(s) with at least one observed value; "
+            f"X has only {n_used} row(s) with at least one observed value; "
             f"estimating the covariance of {n_features} features needs at least "
             f"{n_features + 1}"
         )
-    return data
 
 
 def _cholesky(covariance: np.ndarray, what: str) -> np.ndarray:
@@ -360,14 +372,34 @@ def m_step(X, expectations: MissingExpectations, params: MissingNormalParams | N
     n_used = len(X_hat)
     mean = X_hat.mean(axis=0)
     centred = X_hat - mean
-    covariance = (centred.T @ centred + expectations.cov_correction) / n_used
+    return m_step_from_statistics(n_used, mean, centred.T @ centred, expectations.cov_correction,
+                                  reg_covar=reg_covar, rows_observing=partial(_rows_observing, data.missing))
+
+
+def m_step_from_statistics(n_used, mean, scatter, cov_correction, *, reg_covar: float = 0.0,
+                           rows_observing: Callable) -> MissingNormalParams:
+    """The M-step's parameters from its summed statistics (:eq:`mr-m-step`).
+
+    :eq:`missing-m-cov` from ``n_used`` (the rows with an observed value),
+    their filled-in mean ``mean``, the scatter ``sum_n (x_hat_n - mean)(x_hat_n
+    - mean)^T`` about it and ``cov_correction`` (``sum_n C_n``), plus
+    ``reg_covar`` on the diagonal; shared by :func:`m_step` and
+    :mod:`emtutor.mapreduce`.  ``rows_observing(columns)`` counts the rows
+    that observe all of ``columns`` (asked only for the error message of a
+    singular covariance).
+    """
+    covariance = (scatter + cov_correction) / n_used
     covariance = 0.5 * (covariance + covariance.T)
     covariance.flat[:: len(covariance) + 1] += reg_covar
-    _check_not_singular(covariance, data, reg_covar)
+    _check_not_singular(covariance, rows_observing, reg_covar)
     return MissingNormalParams(mean, covariance)
 
 
-def _check_not_singular(covariance: np.ndarray, data: PatternGroups, reg_covar: float) -> None:
+def _rows_observing(missing, columns) -> int:
+    return int(np.count_nonzero(np.all(~missing[:, columns], axis=1)))
+
+
+def _check_not_singular(covariance: np.ndarray, rows_observing: Callable, reg_covar: float) -> None:
     """Raise if ``covariance`` is singular up to the rounding of its computation.
 
     The check is on the correlation matrix, so it does not depend on the
@@ -389,7 +421,7 @@ def _check_not_singular(covariance: np.ndarray, data: PatternGroups, reg_covar: 
     else:
         involved = np.flatnonzero(scale <= 0)
         smallest = f"variables {involved.tolist()} have variance 0"
-    together = int(np.count_nonzero(np.all(~data.missing[:, involved], axis=1)))
+    together = rows_observing(involved)
     if together <= len(involved):
         why = (f"variables {involved.tolist()} are observed together in only {together} row(s), fewer than "
                f"the {len(involved) + 1} needed to estimate their joint covariance")
@@ -427,7 +459,10 @@ def regularisation_slack(X, expectations: MissingExpectations, old_params: Missi
     ``(reg_covar / 2) N [tr inv(Sigma_old) - tr inv(Sigma_new)]``, which is
     the same check as monitoring the penalised objective.
     """
-    n_used = group_patterns(X).n_used
+    return _slack(group_patterns(X).n_used, old_params, new_params, reg_covar)
+
+
+def _slack(n_used, old_params: MissingNormalParams, new_params: MissingNormalParams, reg_covar: float) -> float:
     change = np.trace(np.linalg.inv(new_params.covariance)) - np.trace(np.linalg.inv(old_params.covariance))
     return -0.5 * reg_covar * n_used * float(change)
 
