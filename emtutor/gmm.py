@@ -408,8 +408,8 @@ def _covariances_from_scatter(scatter, counts, means, centre, reg_covar, far_sca
     # origin are known to eps |x| only).
     size = np.max(np.diagonal(second_moments, axis1=1, axis2=2), axis=1)
     about = np.full(n_components, np.max(np.abs(centre)))
-    if len(far):
-        exact = far_scatter(far, means[far])
+    exact = far_scatter(far, means[far]) if len(far) else None
+    if exact is not None:  # None: no second pass (a one-pass method); the moments about the centre stand
         covariances[far] = exact / counts[far, None, None]
         size[far] = np.max(np.diagonal(covariances[far], axis1=1, axis2=2), axis=1)
         about[far] = np.max(np.abs(means[far]), axis=1)
@@ -524,9 +524,14 @@ def _diag_from_scatter(scatter, counts, means, centre, far_scatter) -> tuple:
     shift2 = (means - centre) ** 2
     variances = second - shift2
     far = np.flatnonzero(np.any(~(shift2 <= _DIAG_OFFSET_LIMIT * variances), axis=1))
-    if len(far):
-        variances[far] = far_scatter(far, means[far]) / counts[far, None]
+    exact = far_scatter(far, means[far]) if len(far) else None
+    if exact is not None:
+        variances[far] = exact / counts[far, None]
     noise = (100 * np.finfo(float).eps * (np.abs(centre) + np.sqrt(second))) ** 2
+    if len(far) and exact is None:
+        # no second pass: the variance stands as a difference of moments of size second,
+        # so it is known to eps * second only (the full covariances' size term)
+        noise[far] = np.maximum(noise[far], 100 * np.finfo(float).eps * second[far])
     return variances, noise
 
 
@@ -826,12 +831,16 @@ class GMMStatistics(NamedTuple):
 
     Statistics of disjoint sets of points, taken about the same ``centre``,
     add up field by field (``centre`` stays): that is what makes the
-    M-step a reduction (:mod:`emtutor.mapreduce`).
+    M-step a reduction (:mod:`emtutor.mapreduce`), and what incremental EM
+    swaps block by block (:mod:`emtutor.online`).  The M-step uses only
+    ratios of the fields, so statistics scaled by one number (all fields
+    but ``centre``) give the same parameters: stochastic EM's running
+    statistics are averages per observation, with ``n_samples`` about 1.
 
     Attributes
     ----------
-    n_samples : int
-        ``N``, the number of points.
+    n_samples : int or float
+        ``N``, the number of points (a float for scaled statistics).
     counts : ndarray of shape (n_components,)
         ``N_k = sum_n r_nk`` (not floored).
     sums : ndarray of shape (n_components, n_features)
@@ -899,7 +908,11 @@ def m_step_from_statistics(stats: GMMStatistics, *, reg_covar: float = 0.0, cova
         listed components about their own means, asked for only when a
         component's mean lies so far from ``stats.centre`` (in its own
         standard deviations) that the moments about the centre would cancel;
-        without it such a component raises ``ValueError``.
+        without it such a component raises ``ValueError``.  A method that
+        sees each point once (:mod:`emtutor.online`) has no second pass: its
+        ``far_scatter`` returns None, and the covariance is the difference
+        of the moments about the centre, as for the other components (with
+        the collapse check's rounding level of those moments).
 
     Returns
     -------

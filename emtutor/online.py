@@ -22,13 +22,15 @@ that, each touching only a part of the data per step:
   the topics' variational Dirichlet parameters (:eq:`online-lda-step`), with
   the per-document E-step of :func:`emtutor.lda.e_step`.
 
-For the Gaussian mixture the statistics of component ``k`` are ``N_k =
-sum_n r_nk``, ``sum_n r_nk (x_n - c)`` and ``sum_n r_nk (x_n - c)(x_n -
-c)^T`` (only the diagonal for ``"diag"`` and ``"spherical"`` covariances),
-taken about a fixed point ``c`` (the ``shift``; the data mean, or the mean
-of the first mini-batch) so that data far from the origin lose no digits:
-all four covariance types of :data:`emtutor.gmm.COVARIANCE_TYPES` are
-functions of them.
+For the Gaussian mixture the statistics are those of the batch M-step,
+:class:`emtutor.gmm.GMMStatistics` from :func:`emtutor.gmm.statistics`:
+for component ``k``, ``N_k = sum_n r_nk``, ``sum_n r_nk x_n`` and ``sum_n
+r_nk (x_n - c)(x_n - c)^T`` (only the diagonal for ``"diag"`` and
+``"spherical"`` covariances), the second moments taken about a fixed point
+``c`` (the ``centre``; the data mean, or the mean of the initial means) so
+that data far from the origin lose no digits; the M-step is
+:func:`emtutor.gmm.m_step_from_statistics`, for all four covariance types
+of :data:`emtutor.gmm.COVARIANCE_TYPES`.
 
 Step sizes.  :func:`check_learning_schedule` accepts ``learning_decay``
 (``upsilon``) in ``(0.5, 1]`` and ``learning_offset`` (``t_0``) ``>= 0``:
@@ -55,14 +57,11 @@ from ._validation import as_data_matrix, as_rng, check_nonnegative, check_positi
 from .em import EMResult, run_em
 
 __all__ = [
-    "GMMStatistics",
     "IncrementalState",
     "OnlineResult",
     "check_learning_schedule",
     "step_size",
-    "gmm_statistics",
     "statistics_of_params",
-    "params_from_statistics",
     "free_energy",
     "incremental_e_step",
     "incremental_m_step",
@@ -154,183 +153,82 @@ def step_size(t, learning_decay: float = 0.7, learning_offset: float = 10.0):
 # ---------------------------------------------------------------------------
 
 
-class GMMStatistics(NamedTuple):
-    """Expected sufficient statistics of a Gaussian mixture (:eq:`online-statistics`).
-
-    Sums (or, in stochastic EM, averages) over observations, taken about
-    the point ``shift`` (``c``):
-
-    Attributes
-    ----------
-    counts : ndarray of shape (n_components,)
-        ``N_k = sum_n r_nk``.
-    sums : ndarray of shape (n_components, n_features)
-        ``sum_n r_nk (x_n - c)``.
-    squares : ndarray
-        ``sum_n r_nk (x_n - c)(x_n - c)^T``, of shape (n_components,
-        n_features, n_features) for ``"full"`` and ``"tied"`` covariances;
-        only its diagonal, (n_components, n_features), for ``"diag"`` and
-        ``"spherical"``.
-    shift : ndarray of shape (n_features,)
-        ``c``.
-    """
-
-    counts: np.ndarray
-    sums: np.ndarray
-    squares: np.ndarray
-    shift: np.ndarray
+def _one_pass(far, far_means, diagonal=False):
+    """The M-step's ``far_scatter`` for the online methods: no second pass (each point is seen once)."""
+    return None
 
 
-def _full_squares(covariance_type: str) -> bool:
+def _full_scatter(covariance_type: str) -> bool:
     return covariance_type in ("full", "tied")
 
 
-def gmm_statistics(X, resp, shift, covariance_type: str = "full") -> GMMStatistics:
-    """The statistics :eq:`online-statistics` of the points ``X`` with responsibilities ``resp``.
+def statistics_of_params(params: gmm.GMMParams, centre, *, reg_covar: float = 0.0,
+                         covariance_type: str = "full") -> gmm.GMMStatistics:
+    """Statistics of one observation whose M-step gives back ``params``.
 
-    Parameters
-    ----------
-    X : array of shape (n_samples, n_features)
-    resp : array of shape (n_samples, n_components)
-    shift : array of shape (n_features,)
-    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
-
-    Returns
-    -------
-    GMMStatistics
-        Sums over the rows of ``X``.
-    """
-    gmm._covariance_type(covariance_type)
-    centred = X - shift
-    counts = gmm._column_sums(resp) if len(X) else np.zeros(resp.shape[1])
-    sums = resp.T @ centred
-    with np.errstate(over="ignore", invalid="ignore"):  # reported below
-        if _full_squares(covariance_type):
-            squares = np.einsum("nk,ni,nj->kij", resp, centred, centred, optimize=True)
-        else:
-            squares = resp.T @ (centred * centred)
-    if not (np.all(np.isfinite(squares)) and np.all(np.isfinite(sums))):
-        raise ValueError("the second moments of X overflow float64 (|X| beyond about 1e154); rescale X")
-    return GMMStatistics(counts, sums, squares, np.asarray(shift, dtype=float))
-
-
-def statistics_of_params(params: gmm.GMMParams, shift, *, reg_covar: float = 0.0,
-                         covariance_type: str = "full") -> GMMStatistics:
-    """Per-observation statistics whose M-step gives back ``params``.
-
-    The inverse of :func:`params_from_statistics` (for statistics that sum
-    to one observation): ``N_k = pi_k``, ``sums_k = pi_k (mu_k - c)``,
-    ``squares_k = pi_k (Sigma_k - reg_covar I + (mu_k - c)(mu_k - c)^T)``.
-    Stochastic EM starts its running average here, so that its first
-    parameters are the initial ones.
+    The inverse of :func:`emtutor.gmm.m_step_from_statistics` (for
+    statistics with ``n_samples = 1``): ``N_k = pi_k``, ``sums_k = pi_k
+    mu_k``, ``scatter_k = pi_k (Sigma_k - reg_covar I + (mu_k - c)(mu_k -
+    c)^T)`` about the point ``centre`` (``c``).  Stochastic EM starts its
+    running average here, so that its first parameters are the initial ones.
 
     Returns
     -------
-    GMMStatistics
+    emtutor.gmm.GMMStatistics
     """
     weights, means, covariances = params
     n_components, n_features = means.shape
-    shift = np.asarray(shift, dtype=float)
-    offset = means - shift
+    centre = np.asarray(centre, dtype=float)
+    offset = means - centre
     full = gmm.full_covariances(covariances, n_components, n_features, covariance_type)
     full = full - reg_covar * np.eye(n_features)
-    squares = weights[:, None, None] * (full + offset[:, :, None] * offset[:, None, :])
-    if not _full_squares(covariance_type):
-        squares = np.diagonal(squares, axis1=1, axis2=2).copy()
-    return GMMStatistics(np.array(weights, dtype=float), weights[:, None] * offset, squares, shift)
+    scatter = weights[:, None, None] * (full + offset[:, :, None] * offset[:, None, :])
+    if not _full_scatter(covariance_type):
+        scatter = np.diagonal(scatter, axis1=1, axis2=2).copy()
+    return gmm.GMMStatistics(1.0, np.array(weights, dtype=float), weights[:, None] * means, centre, scatter)
 
 
-def _combine(stats: GMMStatistics, weight_old: float, new: GMMStatistics, weight_new: float) -> GMMStatistics:
-    return GMMStatistics(*(weight_old * a + weight_new * b for a, b in zip(stats[:3], new[:3])), stats.shift)
+def _combine(stats: gmm.GMMStatistics, weight_old: float, new: gmm.GMMStatistics,
+             weight_new: float) -> gmm.GMMStatistics:
+    """``weight_old * stats + weight_new * new``, field by field (about ``stats.centre``)."""
+    return gmm.GMMStatistics(*(weight_old * a + weight_new * b for a, b in zip(stats, new)))._replace(
+        centre=stats.centre)
 
 
-def params_from_statistics(stats: GMMStatistics, *, reg_covar: float = 0.0,
-                           covariance_type: str = "full") -> gmm.GMMParams:
-    """The M-step ``theta_M(T)``: parameters from sufficient statistics, :eq:`online-m-step`.
-
-    :eq:`gmm-m-weights`, :eq:`gmm-m-means` and :eq:`gmm-m-covariances` written
-    in the statistics: ``pi_k = N_k / sum_j N_j``, ``mu_k = c + sums_k /
-    N_k``, ``Sigma_k = squares_k / N_k - (mu_k - c)(mu_k - c)^T +
-    reg_covar I`` (the tied covariance pools the scatters and divides by
-    ``sum_k N_k``; the spherical one averages the diagonal).  The same
-    numbers as :func:`emtutor.gmm.m_step` on the data behind the
-    statistics, to rounding.  ``N_k`` gets the same floor of ``10 eps``.
-
-    Parameters
-    ----------
-    stats : GMMStatistics
-    reg_covar : float, default 0.0
-    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
-
-    Returns
-    -------
-    GMMParams
-    """
-    gmm._covariance_type(covariance_type)
-    eps = np.finfo(float).eps
-    counts = np.maximum(stats.counts, 10 * eps)
-    weights = counts / counts.sum()
-    offset = stats.sums / counts[:, None]
-    means = stats.shift + offset
-    about = np.max(np.abs(stats.shift))  # x - c is known to eps |x| only
-    n_features = means.shape[1]
-    if _full_squares(covariance_type):
-        scatter = stats.squares - counts[:, None, None] * offset[:, :, None] * offset[:, None, :]
-        size = np.max(np.diagonal(stats.squares, axis1=1, axis2=2), axis=1) / counts
-        if covariance_type == "tied":
-            covariances = scatter.sum(axis=0) / counts.sum()
-            covariances = 0.5 * (covariances + covariances.T)
-            noise = 100 * n_features * eps * (np.max(size) + about * np.sqrt(np.max(size)))
-            covariances.flat[:: n_features + 1] += reg_covar
-            if not np.linalg.eigvalsh(covariances)[0] > noise:
-                raise ValueError(
-                    "the tied covariance is not positive definite (the points are collinear within "
-                    "their components up to rounding); increase reg_covar or use fewer features"
-                )
-        else:
-            covariances = scatter / counts[:, None, None]
-            covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
-            covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
-            # a covariance at the rounding level of the moments it is the difference of:
-            # the component has collapsed (as in emtutor.gmm's M-step)
-            gmm._check_not_collapsed(covariances, 100 * n_features * eps * (size + about * np.sqrt(size)))
-    else:
-        second = stats.squares / counts[:, None]
-        variances = second - offset**2
-        noise = (100 * eps * (about + np.sqrt(second))) ** 2
-        if covariance_type == "spherical":
-            variances, noise = variances.mean(axis=1), noise.mean(axis=1)
-        covariances = variances + reg_covar
-        gmm._check_variances(covariances, noise)
-    return gmm.GMMParams(weights, means, covariances)
+def _m_step(stats: gmm.GMMStatistics, reg_covar: float, covariance_type: str) -> gmm.GMMParams:
+    """:func:`emtutor.gmm.m_step_from_statistics` with no second pass over the data."""
+    return gmm.m_step_from_statistics(stats, reg_covar=reg_covar, covariance_type=covariance_type,
+                                      far_scatter=_one_pass)
 
 
-def _expected_log_joint(stats: GMMStatistics, params: gmm.GMMParams, covariance_type: str) -> float:
+def _expected_log_joint(stats: gmm.GMMStatistics, params: gmm.GMMParams, covariance_type: str) -> float:
     """``sum_n sum_k r_nk log(pi_k N(x_n | mu_k, Sigma_k))`` computed from the statistics."""
     weights, means, covariances = params
-    counts, sums, squares, shift = stats
+    counts, moments, centre = stats.counts, stats.scatter, stats.centre
     n_components, n_features = means.shape
-    d = means - shift
+    # sum_n r_nk (x_n - c) as N_k (xbar_k - c): no cancellation against sum_n r_nk x_n for data far from 0
+    sums = counts[:, None] * (stats.sums / np.maximum(counts, gmm._COUNT_FLOOR)[:, None] - centre)
+    d = means - centre
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights)
     total = float(np.sum(np.where(counts > 0, counts * log_weights, 0.0)))
-    if _full_squares(covariance_type):
+    if _full_scatter(covariance_type):
         full = gmm.full_covariances(covariances, n_components, n_features, covariance_type)
         chol = np.linalg.cholesky(full)
         log_det = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
-        # scatter about mu_k: squares - sums d^T - d sums^T + N_k d d^T
-        scatter = (squares - sums[:, :, None] * d[:, None, :] - d[:, :, None] * sums[:, None, :]
+        # scatter about mu_k: moments - sums d^T - d sums^T + N_k d d^T
+        scatter = (moments - sums[:, :, None] * d[:, None, :] - d[:, :, None] * sums[:, None, :]
                    + counts[:, None, None] * d[:, :, None] * d[:, None, :])
         mahalanobis = np.trace(np.linalg.solve(full, scatter), axis1=1, axis2=2)
     else:
         variances = covariances[:, None] * np.ones(n_features) if covariance_type == "spherical" else covariances
         log_det = np.sum(np.log(variances), axis=1)
-        scatter = squares - 2 * sums * d + counts[:, None] * d**2
+        scatter = moments - 2 * sums * d + counts[:, None] * d**2
         mahalanobis = np.sum(scatter / variances, axis=1)
     return total - 0.5 * float(np.sum(counts * (n_features * _LOG_2PI + log_det) + mahalanobis))
 
 
-def free_energy(stats: GMMStatistics, entropy: float, params: gmm.GMMParams,
+def free_energy(stats: gmm.GMMStatistics, entropy: float, params: gmm.GMMParams,
                 covariance_type: str = "full") -> float:
     """The objective ``L(q, theta)`` of :eq:`elbo-definition` from ``q``'s statistics and entropy, :eq:`online-free-energy`.
 
@@ -344,8 +242,8 @@ def free_energy(stats: GMMStatistics, entropy: float, params: gmm.GMMParams,
 
     Parameters
     ----------
-    stats : GMMStatistics
-        Sums over all observations.
+    stats : emtutor.gmm.GMMStatistics
+        Sums over all observations (:func:`emtutor.gmm.statistics`).
     entropy : float
         ``H(q)``.
     params : GMMParams
@@ -369,7 +267,7 @@ class IncrementalState(NamedTuple):
 
     Attributes
     ----------
-    block_stats : GMMStatistics
+    block_stats : emtutor.gmm.GMMStatistics
         Each field with a leading axis of length ``n_blocks``: the
         statistics of every block from its last E-step.
     entropies : ndarray of shape (n_blocks,)
@@ -378,24 +276,23 @@ class IncrementalState(NamedTuple):
         The block the next E-step will redo (the blocks are visited in turn).
     """
 
-    block_stats: GMMStatistics
+    block_stats: gmm.GMMStatistics
     entropies: np.ndarray
     next_block: int
 
-    def totals(self) -> GMMStatistics:
+    def totals(self) -> gmm.GMMStatistics:
         """The statistics of the whole data: the sum over the blocks (in a fixed order)."""
         stats = self.block_stats
-        return GMMStatistics(stats.counts.sum(axis=0), stats.sums.sum(axis=0), stats.squares.sum(axis=0),
-                             stats.shift[0])
+        return gmm.GMMStatistics(*(field.sum(axis=0) for field in stats))._replace(centre=stats.centre[0])
 
 
-def _block_e_step(X, rows, params, shift, covariance_type):
+def _block_e_step(X, rows, params, centre, covariance_type):
     resp, _ = gmm.e_step(X[rows], params, covariance_type=covariance_type)
-    return gmm_statistics(X[rows], resp, shift, covariance_type), float(np.sum(entr(resp)))
+    return gmm.statistics(X[rows], resp, covariance_type=covariance_type, centre=centre), float(np.sum(entr(resp)))
 
 
 def incremental_e_step(X, params: gmm.GMMParams, previous: IncrementalState | None = None, *, blocks,
-                       shift, covariance_type: str = "full") -> tuple[IncrementalState, float]:
+                       centre, covariance_type: str = "full") -> tuple[IncrementalState, float]:
     """A partial E-step (:eq:`online-incremental-step`): the exact posterior of one block.
 
     The E-step for :func:`emtutor.em.run_em`.  Without ``previous`` (the
@@ -413,7 +310,8 @@ def incremental_e_step(X, params: gmm.GMMParams, previous: IncrementalState | No
     previous : IncrementalState or None
     blocks : list of slice
         The blocks of rows.
-    shift : array of shape (n_features,)
+    centre : array of shape (n_features,)
+        The point all blocks' second moments are taken about.
     covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
 
     Returns
@@ -423,13 +321,13 @@ def incremental_e_step(X, params: gmm.GMMParams, previous: IncrementalState | No
         ``L(q, params)`` (:func:`free_energy`) of the updated ``q``.
     """
     if previous is None:
-        results = [_block_e_step(X, rows, params, shift, covariance_type) for rows in blocks]
-        block_stats = GMMStatistics(*(np.stack([s[i] for s, _ in results]) for i in range(4)))
+        results = [_block_e_step(X, rows, params, centre, covariance_type) for rows in blocks]
+        block_stats = gmm.GMMStatistics(*(np.stack(fields) for fields in zip(*(s for s, _ in results))))
         state = IncrementalState(block_stats, np.array([h for _, h in results]), 0)
     else:
         b = previous.next_block
-        stats, entropy = _block_e_step(X, blocks[b], params, shift, covariance_type)
-        block_stats = GMMStatistics(*(a.copy() for a in previous.block_stats))
+        stats, entropy = _block_e_step(X, blocks[b], params, centre, covariance_type)
+        block_stats = gmm.GMMStatistics(*(a.copy() for a in previous.block_stats))
         for field, value in zip(block_stats, stats):
             field[b] = value
         entropies = previous.entropies.copy()
@@ -440,12 +338,12 @@ def incremental_e_step(X, params: gmm.GMMParams, previous: IncrementalState | No
 
 def incremental_m_step(X, state: IncrementalState, params: gmm.GMMParams | None = None, *,
                        reg_covar: float = 0.0, covariance_type: str = "full") -> gmm.GMMParams:
-    """The M-step of incremental EM: :func:`params_from_statistics` of the blocks' totals.
+    """The M-step of incremental EM: :func:`emtutor.gmm.m_step_from_statistics` of the blocks' totals.
 
     ``X`` and ``params`` are unused (the driver's signature): the M-step
     needs the data only through the statistics.
     """
-    return params_from_statistics(state.totals(), reg_covar=reg_covar, covariance_type=covariance_type)
+    return _m_step(state.totals(), reg_covar, covariance_type)
 
 
 def initial_mixture(X, n_components, covariance_type, init, reg_covar, rng, weights=None, means=None,
@@ -489,7 +387,7 @@ def _statistics_slack(X, state, old_params, new_params, *, reg_covar, covariance
         full = gmm.full_covariances(params.covariances, n_components, n_features, covariance_type)
         eigenvalues = np.linalg.eigvalsh(full)
         trace = np.sum(1.0 / eigenvalues, axis=1)
-        spread = eigenvalues[:, -1] + np.max(np.abs(params.means - totals.shift), axis=1) ** 2
+        spread = eigenvalues[:, -1] + np.max(np.abs(params.means - totals.centre), axis=1) ** 2
         rounding += 0.5 * 100 * n_features * np.finfo(float).eps * float(np.sum(counts * trace * spread))
     return bound + rounding
 
@@ -570,11 +468,11 @@ def fit_incremental(
                              weights, means, covariances)
     edges = np.linspace(0, n_samples, n_blocks + 1).round().astype(int)
     blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-    shift = X.mean(axis=0)
+    centre = X.mean(axis=0)
     slack = partial(_statistics_slack, reg_covar=reg_covar, covariance_type=covariance_type)
     return run_em(
         X, params,
-        e_step=partial(incremental_e_step, blocks=blocks, shift=shift, covariance_type=covariance_type),
+        e_step=partial(incremental_e_step, blocks=blocks, centre=centre, covariance_type=covariance_type),
         m_step=partial(incremental_m_step, reg_covar=reg_covar, covariance_type=covariance_type),
         m_step_slack=slack,
         n_observations=n_samples / n_blocks,
@@ -595,7 +493,7 @@ class OnlineResult(NamedTuple):
     params : NamedTuple
         The final parameters (:class:`~emtutor.gmm.GMMParams` or :class:`~emtutor.lda.LDAParams`).
     statistics : object
-        The final running statistics: :class:`GMMStatistics` (per
+        The final running statistics: :class:`~emtutor.gmm.GMMStatistics` (per
         observation) for the mixture; for LDA ``lambda`` (or, without
         ``eta``, the running expected topic-word counts).
     n_steps : int
@@ -615,20 +513,20 @@ class OnlineResult(NamedTuple):
     passes: np.ndarray
 
 
-def stochastic_step(X_batch, stats: GMMStatistics, params: gmm.GMMParams, chi: float, *,
+def stochastic_step(X_batch, stats: gmm.GMMStatistics, params: gmm.GMMParams, chi: float, *,
                     reg_covar: float = 0.0, covariance_type: str = "full"):
     """One step of stochastic EM (:eq:`online-stochastic-step`) on a mini-batch.
 
     ``S <- (1 - chi) S + chi T(batch; theta) / n_batch``, with
     ``T(batch; theta)`` the statistics of the batch under ``params``
-    (:func:`gmm_statistics` of its E-step) and ``S`` the running statistics
+    (:func:`emtutor.gmm.statistics` of its E-step) and ``S`` the running statistics
     per observation, then ``theta = theta_M(S)``.
 
     Parameters
     ----------
     X_batch : array of shape (n_batch, n_features)
-    stats : GMMStatistics
-        The running per-observation statistics.
+    stats : emtutor.gmm.GMMStatistics
+        The running per-observation statistics (``n_samples`` about 1).
     params : GMMParams
         ``theta_M(stats)``: the parameters of the E-step.
     chi : float in (0, 1]
@@ -638,16 +536,16 @@ def stochastic_step(X_batch, stats: GMMStatistics, params: gmm.GMMParams, chi: f
 
     Returns
     -------
-    stats : GMMStatistics
+    stats : emtutor.gmm.GMMStatistics
     params : GMMParams
     log_likelihood : float
         The batch's log-likelihood under the ``params`` given (a free
         by-product of the E-step).
     """
     resp, log_norm = gmm.e_step(X_batch, params, covariance_type=covariance_type)
-    batch = gmm_statistics(X_batch, resp, stats.shift, covariance_type)
+    batch = gmm.statistics(X_batch, resp, covariance_type=covariance_type, centre=stats.centre)
     stats = _combine(stats, 1.0 - chi, batch, chi / len(X_batch))
-    return stats, params_from_statistics(stats, reg_covar=reg_covar, covariance_type=covariance_type), \
+    return stats, _m_step(stats, reg_covar, covariance_type), \
         float(np.sum(log_norm))
 
 
@@ -674,7 +572,7 @@ def fit_stochastic(
     of :func:`stochastic_step` with the step size ``chi_t`` of
     :func:`step_size`.  The running statistics start at
     :func:`statistics_of_params` of the initial parameters, about the
-    shift ``c`` = the mean of the initial means.
+    centre ``c`` = the mean of the initial means.
 
     This is not the generic driver :func:`emtutor.em.run_em`: stochastic
     EM is not monotone.  A step moves the statistics towards those of one

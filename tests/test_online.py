@@ -38,13 +38,13 @@ def start(X, covariance_type, seed=1):
 def test_m_step_from_statistics_is_the_batch_m_step(X, covariance_type):
     rng = np.random.default_rng(0)
     resp = rng.dirichlet(np.ones(3), size=len(X))
-    stats = online.gmm_statistics(X, resp, X.mean(axis=0) + 0.3, covariance_type)
-    got = online.params_from_statistics(stats, reg_covar=1e-3, covariance_type=covariance_type)
+    stats = gmm.statistics(X, resp, covariance_type=covariance_type, centre=X.mean(axis=0) + 0.3)
+    got = gmm.m_step_from_statistics(stats, reg_covar=1e-3, covariance_type=covariance_type)
     want = gmm.m_step(X, resp, reg_covar=1e-3, covariance_type=covariance_type)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
     # and the statistics of a parameter set give it back (stochastic EM's start)
-    again = online.params_from_statistics(
+    again = gmm.m_step_from_statistics(
         online.statistics_of_params(want, np.zeros(2), reg_covar=1e-3, covariance_type=covariance_type),
         reg_covar=1e-3, covariance_type=covariance_type)
     for a, b in zip(again, want):
@@ -62,13 +62,50 @@ def test_free_energy_from_statistics_is_the_direct_double_sum(X, covariance_type
                                                                   covariance_type)
     direct = np.sum(resp * (log_joint - np.log(resp)))
     entropy = -np.sum(resp * np.log(resp))
-    stats = online.gmm_statistics(X, resp, X.mean(axis=0), covariance_type)
+    stats = gmm.statistics(X, resp, covariance_type=covariance_type, centre=X.mean(axis=0))
     assert online.free_energy(stats, entropy, params, covariance_type) == pytest.approx(direct, rel=1e-12)
     posterior, _ = gmm.e_step(X, params, covariance_type=covariance_type)
-    stats = online.gmm_statistics(X, posterior, X.mean(axis=0), covariance_type)
+    stats = gmm.statistics(X, posterior, covariance_type=covariance_type, centre=X.mean(axis=0))
     entropy = -np.sum(posterior * np.log(posterior))
     assert online.free_energy(stats, entropy, params, covariance_type) == pytest.approx(
         gmm.log_likelihood(X, params, covariance_type=covariance_type), rel=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_a_component_collapsed_far_from_the_centre_raises_collapsed_component_error(covariance_type):
+    """Five points 1e-9 apart, far from the others: their covariance (about 1e-18) is a
+    difference of moments of size 1e6 about the centre, all rounding (here it comes out positive
+    definite, about 1e-10); the one-pass M-step (no second pass about the component's mean) must
+    see that it is at the rounding level of those moments, not at that of the covariance itself."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(200, 2))
+    X[-5:] = np.array([1e3, -1e3]) + 1e-9 * rng.normal(size=(5, 2))
+    resp = np.zeros((200, 3))
+    resp[:100, 0], resp[100:195, 1], resp[195:, 2] = 1.0, 1.0, 1.0
+    stats = gmm.statistics(X, resp, covariance_type=covariance_type, centre=X.mean(axis=0))
+    state = online.IncrementalState(gmm.GMMStatistics(*(np.asarray(f)[None] for f in stats)), np.zeros(1), 0)
+    with pytest.raises(gmm.CollapsedComponentError, match="component 2"):
+        online.incremental_m_step(X, state, reg_covar=0.0, covariance_type=covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_tight_clusters_far_from_the_centre_reach_batch_ems_fixed_point(covariance_type):
+    """Clusters 1000 of their standard deviations from the data mean: batch EM's M-step recomputes
+    their moments about their own means in a second pass; incremental EM, which has none, must
+    reach the same fixed point from the moments about the centre (to their rounding)."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(100, 2)) * 0.01 + m for m in ([0, 0], [10, 0], [0, 10])])
+    X = X[rng.permutation(300)]
+    params = start(X, covariance_type, seed=0)
+    same = {"weights": params.weights, "means": params.means, "covariances": params.covariances,
+            "covariance_type": covariance_type, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: to machine precision
+        batch = gmm.fit(X, 3, max_iter=50, **same)
+        incremental = online.fit_incremental(X, 3, n_blocks=4, max_iter=30, **same)
+    for a, b in zip(incremental.params, batch.params):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+    assert incremental.objective == pytest.approx(batch.objective, rel=1e-10)
 
 
 # ------------------------------------------------------------------ incremental EM
@@ -78,7 +115,7 @@ def half_steps(X, params, covariance_type, n_blocks, n_steps, reg_covar=0.0):
     """L after every M-step and every partial E-step, computed outside the driver."""
     edges = np.linspace(0, len(X), n_blocks + 1).round().astype(int)
     blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-    kwargs = {"blocks": blocks, "shift": X.mean(axis=0), "covariance_type": covariance_type}
+    kwargs = {"blocks": blocks, "centre": X.mean(axis=0), "covariance_type": covariance_type}
     state, value = online.incremental_e_step(X, params, None, **kwargs)
     values = [value]
     for _ in range(n_steps):
