@@ -863,6 +863,9 @@ class GMMStatistics(NamedTuple):
 def statistics(X, resp, *, covariance_type: str = "full", centre=None) -> GMMStatistics:
     """The M-step's sums over the points of ``X`` given their responsibilities, :eq:`mr-gmm-statistics`.
 
+    The same expected sufficient statistics drive incremental and
+    stochastic EM (:eq:`online-statistics`, :mod:`emtutor.online`).
+
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
@@ -893,7 +896,7 @@ def statistics(X, resp, *, covariance_type: str = "full", centre=None) -> GMMSta
 
 def m_step_from_statistics(stats: GMMStatistics, *, reg_covar: float = 0.0, covariance_type: str = "full",
                            far_scatter: Callable | None = None) -> GMMParams:
-    """The M-step's parameters from its summed statistics (:eq:`mr-m-step`).
+    """The M-step's parameters from its summed statistics: :eq:`mr-m-step`, :eq:`online-m-step`.
 
     :eq:`gmm-m-weights`, :eq:`gmm-m-means` and :eq:`gmm-m-covariances` with
     ``N_k`` floored at ``10 * eps``, plus ``reg_covar`` on the diagonals.
