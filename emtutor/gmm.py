@@ -863,8 +863,8 @@ class GMMStatistics(NamedTuple):
 def statistics(X, resp, *, covariance_type: str = "full", centre=None) -> GMMStatistics:
     """The M-step's sums over the points of ``X`` given their responsibilities, :eq:`mr-gmm-statistics`.
 
-    The same expected sufficient statistics drive incremental and
-    stochastic EM (:eq:`online-statistics`, :mod:`emtutor.online`).
+    The same expected sufficient statistics, :eq:`online-statistics`,
+    drive incremental and stochastic EM in :mod:`emtutor.online`.
 
     Parameters
     ----------
