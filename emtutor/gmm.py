@@ -472,15 +472,39 @@ def _prepare_diag(means, variances):
     return centre, linear, quadratic, np.where(offsets <= _DIAG_OFFSET_LIMIT, constants, 0.0), far
 
 
+def _far_log_densities(X_block, far):
+    """The direct form for the components set apart by :func:`_prepare_diag`: (rows, (n_far, rows)) pairs."""
+    direct, far_means, far_scales, far_constants = far
+    step = max(1, _BLOCK_FLOATS // far_means.size)
+    for rows in _blocks(len(X_block), step):
+        z = (X_block[rows, None, :] - far_means) * far_scales  # (rows, n_far, d)
+        yield rows, (far_constants - 0.5 * np.einsum("nki,nki->nk", z, z)).T
+
+
 def _log_density_diag_block(X_block, prepared) -> np.ndarray:
-    centre, linear, quadratic, constants, (direct, far_means, far_scales, far_constants) = prepared
+    centre, linear, quadratic, constants, far = prepared
     centred = X_block - centre
     log_dens = constants + centred @ linear + (centred * centred) @ quadratic
-    if len(direct):
-        step = max(1, _BLOCK_FLOATS // far_means.size)
-        for rows in _blocks(len(X_block), step):
-            z = (X_block[rows, None, :] - far_means) * far_scales  # (rows, n_far, d)
-            log_dens[rows, direct] = far_constants - 0.5 * np.einsum("nki,nki->nk", z, z)
+    for rows, values in _far_log_densities(X_block, far) if len(far[0]) else ():
+        log_dens[rows, far[0]] = values.T
+    return log_dens
+
+
+def _log_density_diag_block_t(X_block, prepared) -> np.ndarray:
+    """:func:`_log_density_diag_block` transposed, shape (k, B), computed that way.
+
+    The E-step works on the (k, B) layout; products into it
+    (``linear^T centred^T``) spare the transposing copy of a (B, k) result,
+    about a quarter of the E-step for diagonal covariances.
+    """
+    centre, linear, quadratic, constants, far = prepared
+    centred = X_block - centre
+    log_dens = linear.T @ centred.T
+    centred *= centred
+    log_dens += quadratic.T @ centred.T
+    log_dens += constants[:, None]
+    for rows, values in _far_log_densities(X_block, far) if len(far[0]) else ():
+        log_dens[far[0], rows] = values
     return log_dens
 
 
@@ -571,6 +595,8 @@ class _CovarianceType(NamedTuple):
     from_full: Callable  # (one (d, d) matrix, k) -> covariances of this type
     precision_trace: Callable  # (covariances, k, d) -> tr(inv(Sigma_k)) for each k
     row_width: Callable  # (k, d) -> floats per row of the E-step's widest temporary
+    # (X_block, prepared) -> (k, B) log densities, when computing them transposed is cheaper
+    log_density_block_t: Callable | None = None
 
 
 def _spherical_estimate(scatter, counts, means, centre, n_samples, reg_covar, far_scatter):
@@ -626,6 +652,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         from_full=lambda c, k: np.repeat(np.diag(c)[None], k, axis=0),
         precision_trace=lambda c, k, d: np.sum(1.0 / c, axis=1),
         row_width=lambda k, d: max(k, d),
+        log_density_block_t=_log_density_diag_block_t,
     ),
     "spherical": _CovarianceType(
         shape=lambda k, d: (k,),
@@ -638,6 +665,7 @@ COVARIANCE_TYPES: dict[str, _CovarianceType] = {
         from_full=lambda c, k: np.full(k, np.trace(c) / len(c)),
         precision_trace=lambda c, k, d: d / c,
         row_width=lambda k, d: max(k, d),
+        log_density_block_t=_log_density_diag_block_t,
     ),
     "tied": _CovarianceType(
         shape=lambda k, d: (d, d),
@@ -767,7 +795,10 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
             # reduces many short rows slowly; the m of (logsumexp) and the sum over
             # components are then element-wise operations on K long rows.
             with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows are reported below
-                log_weighted = np.ascontiguousarray(kind.log_density_block(X[rows], prepared).T)
+                if kind.log_density_block_t is not None:
+                    log_weighted = kind.log_density_block_t(X[rows], prepared)
+                else:
+                    log_weighted = np.ascontiguousarray(kind.log_density_block(X[rows], prepared).T)
             log_weighted += log_weights
             largest = np.maximum.reduce(log_weighted, axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):  # rows with no finite entry: reported below

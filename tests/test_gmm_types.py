@@ -4,6 +4,7 @@ import warnings
 from functools import partial
 
 import numpy as np
+from scipy.special import logsumexp
 import pytest
 from scipy.stats import multivariate_normal
 from threadpoolctl import threadpool_limits
@@ -242,6 +243,12 @@ def test_narrow_component_far_from_the_centre_keeps_its_digits(covariance_type, 
     got = gmm.log_gaussian_density(X, means, covariances, covariance_type)
     expected = np.column_stack([norm.logpdf(X, means[k], sd[k]).sum(axis=1) for k in range(2)])
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-10)
+    # the E-step computes the diag/spherical densities in its own (k, B) layout: same digits
+    weights = np.array([0.3, 0.7])
+    resp, log_norm = gmm.e_step(X, gmm.GMMParams(weights, means, covariances), covariance_type=covariance_type)
+    weighted = expected + np.log(weights)
+    np.testing.assert_allclose(log_norm, logsumexp(weighted, axis=1), rtol=1e-13, atol=1e-10)
+    np.testing.assert_allclose(resp, np.exp(weighted - logsumexp(weighted, axis=1, keepdims=True)), atol=1e-12)
     resp = np.eye(2)[labels] * (1 - 1e-9) + 0.5e-9  # nearly hard assignments
     params = gmm.m_step(X, resp, reg_covar=0.0, covariance_type=covariance_type)
     expected = naive_m_step(X, resp, 0.0, covariance_type)
