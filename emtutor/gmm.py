@@ -35,6 +35,7 @@ at once, as one more matrix product (:eq:`gmm-shifted-scatter`).
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -490,15 +491,18 @@ def _log_density_diag_block(X_block, prepared) -> np.ndarray:
     return log_dens
 
 
-def _log_density_diag_block_t(X_block, prepared) -> np.ndarray:
+def _log_density_diag_block_t(X_block, prepared, scratch=None) -> np.ndarray:
     """:func:`_log_density_diag_block` transposed, shape (k, B), computed that way.
 
     The E-step works on the (k, B) layout; products into it
     (``linear^T centred^T``) spare the transposing copy of a (B, k) result,
-    about a quarter of the E-step for diagonal covariances.
+    about a quarter of the E-step for diagonal covariances.  ``scratch``, an
+    array of at least B rows and X's columns, holds the centred block (the
+    E-step reuses one for all its blocks: a fresh block-sized array costs
+    page faults on every block).
     """
     centre, linear, quadratic, constants, far = prepared
-    centred = X_block - centre
+    centred = np.subtract(X_block, centre, out=None if scratch is None else scratch[: len(X_block)])
     log_dens = linear.T @ centred.T
     centred *= centred
     log_dens += quadratic.T @ centred.T
@@ -785,18 +789,30 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
     prepared = kind.prepare(means, covariances)
     with np.errstate(divide="ignore"):  # a zero weight is log 0 = -inf: allowed
         log_weights = np.log(weights)
-    resp = np.empty((len(X), len(weights)))
+    transposed = kind.log_density_block_t is not None
+    # With the (k, B) density blocks the responsibilities are stored (k, n) too
+    # and returned as their (n, k) transpose: writing a (k, B) block into a
+    # C-ordered (n, k) array is a strided copy that costs as much as the exp.
+    resp = np.empty((len(weights), len(X))).T if transposed else np.empty((len(X), len(weights)))
     log_norm = np.empty(len(X))
     log_weights = log_weights[:, None]
+    block_rows = _block_rows(kind.row_width(*means.shape))
+    scratches = queue.SimpleQueue()  # one centred-block buffer per thread, reused across its blocks
 
     def work(slices):
+        scratch = None
+        if transposed:
+            try:
+                scratch = scratches.get_nowait()
+            except queue.Empty:
+                scratch = np.empty((block_rows, X.shape[1]))
         for rows in slices:
             # Transposed, (K, B): a row of the block has only K entries, and numpy
             # reduces many short rows slowly; the m of (logsumexp) and the sum over
             # components are then element-wise operations on K long rows.
             with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows are reported below
-                if kind.log_density_block_t is not None:
-                    log_weighted = kind.log_density_block_t(X[rows], prepared)
+                if transposed:
+                    log_weighted = kind.log_density_block_t(X[rows], prepared, scratch)
                 else:
                     log_weighted = np.ascontiguousarray(kind.log_density_block(X[rows], prepared).T)
             log_weighted += log_weights
@@ -805,10 +821,12 @@ def e_step(X, params: GMMParams, previous=None, *, covariance_type: str = "full"
                 log_weighted -= largest
                 weighted = np.exp(log_weighted, out=log_weighted)
                 total = np.add.reduce(weighted, axis=0)
-                np.divide(weighted.T, total[:, None], out=resp[rows])
+                np.divide(weighted, total, out=resp[rows].T)
                 log_norm[rows] = largest + np.log(total)
+        if scratch is not None:
+            scratches.put(scratch)
 
-    _map_blocks(work, len(X), _block_rows(kind.row_width(*means.shape)))
+    _map_blocks(work, len(X), block_rows)
     if not np.all(np.isfinite(log_norm)):
         n = int(np.flatnonzero(~np.isfinite(log_norm))[0])
         _check_finite(X[n], f"X[{n}]")
