@@ -1292,8 +1292,9 @@ class LatentDirichletAllocation(_Estimator):
         fits maximum-likelihood topics (scikit-learn's default is ``1 / n_components``).
     fit_alpha : bool, default False
         Estimate ``alpha`` in every M-step.
-    tol : float, default 1e-4
-        Stop when the ELBO *per token* (LDA's observations) changes by less than ``tol``.
+    tol : float, default 1e-5
+        Stop when the ELBO *per token* (LDA's observations) changes by less than ``tol``
+        (see :func:`emtutor.lda.fit` for why it is smaller than the other models').
     max_iter : int, default 100
     mean_change_tol : float, default 1e-3
         The E-step's per-document tolerance on the mean change of ``gamma``.
@@ -1301,9 +1302,12 @@ class LatentDirichletAllocation(_Estimator):
         The E-step's cap on ``gamma`` updates per document.
     warm_start : bool, default False
         See :func:`emtutor.lda.e_step`.
-    n_init : int, default 1
-        Number of restarts from random topics; the one with the highest
-        final ELBO is kept (see :func:`emtutor.lda.fit`).
+    n_init : int, default 5
+        Number of starts from random topics; the one with the highest ELBO
+        is kept (see :func:`emtutor.lda.fit`).
+    init_max_iter : int or None, default 20
+        EM iterations of every start before the best one continues to
+        convergence (see :func:`emtutor.lda.fit`).
     random_state : int, numpy Generator or None
     record : bool, default False
     learning_decay, learning_offset : float, default 0.7 and 10.0
@@ -1333,6 +1337,9 @@ class LatentDirichletAllocation(_Estimator):
     n_iter_ : int
     converged_ : bool
     history_ : emtutor.em.EMHistory or None
+    restarts_ : emtutor.gmm.RestartSummary or None
+        The starts' ELBOs when they were ranked and which one was kept
+        (``result.restarts`` of :func:`emtutor.lda.fit`); None after :meth:`partial_fit`.
     n_features_in_ : int
     n_batch_iter_ : int
         After :meth:`partial_fit`: the number of mini-batch updates so far
@@ -1349,12 +1356,13 @@ class LatentDirichletAllocation(_Estimator):
         doc_topic_prior=None,
         topic_word_prior=None,
         fit_alpha: bool = False,
-        tol: float = 1e-4,
+        tol: float = 1e-5,
         max_iter: int = 100,
         mean_change_tol: float = 1e-3,
         max_doc_update_iter: int = 100,
         warm_start: bool = False,
-        n_init: int = 1,
+        n_init: int = 5,
+        init_max_iter: int | None = 20,
         random_state=None,
         record: bool = False,
         learning_decay: float = 0.7,
@@ -1368,7 +1376,7 @@ class LatentDirichletAllocation(_Estimator):
         """Fit to ``X`` (array or sparse matrix of word counts, shape (n_docs, n_words)).
 
         A ``dask.array.Array`` is fitted by :func:`emtutor.mapreduce.fit_lda`
-        (one start: ``n_init`` must then be 1).
+        (with the same starts).
         """
         if mapreduce.is_dask_array(X):
             return self._fit_dask(X)
@@ -1386,10 +1394,12 @@ class LatentDirichletAllocation(_Estimator):
             max_e_step_iter=self.max_doc_update_iter,
             warm_start=self.warm_start,
             n_init=self.n_init,
+            init_max_iter=self.init_max_iter,
             random_state=self.random_state,
             record=self.record,
         )
         self._store_run(result, X.shape[1])
+        self.restarts_ = result.restarts
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.expectations.gamma
@@ -1417,8 +1427,8 @@ class LatentDirichletAllocation(_Estimator):
         ``params_``, ``alpha_``, ``n_features_in_``, ``n_batch_iter_`` and
         ``n_iter_`` (both the number of steps so far), ``objectives_`` (the
         documents' ELBO of every mini-batch under the topics before its
-        step), ``objective_``, ``converged_`` (always False) and
-        ``history_`` (None); not ``gamma_``.
+        step), ``objective_``, ``converged_`` (always False),
+        ``history_`` and ``restarts_`` (None); not ``gamma_``.
 
         Parameters
         ----------
@@ -1459,6 +1469,7 @@ class LatentDirichletAllocation(_Estimator):
             objectives = [*objectives, doc_elbo]
         params = online._lda_params(stats, params.alpha, params.eta)
         self._store_run(EMResult(params, None, np.array(objectives), objectives[0], n_steps, False), X.shape[1])
+        self.restarts_ = None
         self.components_ = params.topic_word
         self.topic_word_ = lda.topic_word_distribution(params)
         self.n_batch_iter_ = n_steps
@@ -1466,15 +1477,13 @@ class LatentDirichletAllocation(_Estimator):
         return self
 
     def _fit_dask(self, X) -> "LatentDirichletAllocation":
-        if self.n_init != 1:
-            raise ValueError(f"n_init={self.n_init!r}: the Dask fit (emtutor.mapreduce.fit_lda) makes one start; "
-                             "use n_init=1")
         result = mapreduce.fit_lda(
             X, self.n_components, alpha=self.doc_topic_prior, eta=self.topic_word_prior, fit_alpha=self.fit_alpha,
             tol=self.tol, max_iter=self.max_iter, e_step_tol=self.mean_change_tol,
-            max_e_step_iter=self.max_doc_update_iter, warm_start=self.warm_start, random_state=self.random_state,
-            record=self.record)
+            max_e_step_iter=self.max_doc_update_iter, warm_start=self.warm_start, n_init=self.n_init,
+            init_max_iter=self.init_max_iter, random_state=self.random_state, record=self.record)
         self._store_run(result, X.shape[1])
+        self.restarts_ = result.restarts
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.gamma

@@ -555,35 +555,46 @@ def _lda_m_step(blocks, expectations, params, *, fit_alpha):
 
 
 def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = False, topic_word=None,
-            tol: float = 1e-4, max_iter: int = 100, e_step_tol: float = 1e-3, max_e_step_iter: int = 100,
-            warm_start: bool = False, random_state=None, record: bool = False,
-            split_every: int = SPLIT_EVERY) -> EMResult:
+            tol: float = 1e-5, max_iter: int = 100, e_step_tol: float = 1e-3, max_e_step_iter: int = 100,
+            warm_start: bool = False, n_init: int | None = None, init_max_iter: int | None = 20,
+            random_state=None, record: bool = False, split_every: int = SPLIT_EVERY) -> EMResult:
     """Fit LDA to the Dask array ``X`` of word counts (n_docs, n_words) by map-reduce EM.
 
-    The settings mean what they mean in :func:`emtutor.lda.fit` (one start:
-    no ``n_init``).  Each chunk of documents is turned into a sparse count
-    matrix and checked by :func:`emtutor.lda.as_count_matrix`; its statistics
-    are :eq:`mr-lda-statistics`, and its documents' ``gamma`` come back with them.
-    ``result.expectations`` is an :class:`LDAChunkedExpectations`;
-    ``result.gamma`` (added) is all the documents' ``gamma`` in row order.
+    The settings mean what they mean in :func:`emtutor.lda.fit`, the starts
+    (``n_init``, ``init_max_iter``) included: each start is a map-reduce
+    run, and the best continues.  Each chunk of documents is turned into a
+    sparse count matrix and checked by :func:`emtutor.lda.as_count_matrix`;
+    its statistics are :eq:`mr-lda-statistics`, and its documents' ``gamma``
+    come back with them.  ``result.expectations`` is an
+    :class:`LDAChunkedExpectations`; ``result.gamma`` (added) is all the
+    documents' ``gamma`` in row order; ``result.restarts`` as in
+    :class:`emtutor.lda.LDAResult`.
     """
     X, blocks, offsets = _row_chunks(X)
     n_components = check_positive_int(n_components, "n_components")
     e_step_tol = check_nonnegative(e_step_tol, "e_step_tol")
     max_e_step_iter = check_positive_int(max_e_step_iter, "max_e_step_iter")
     split_every = check_positive_int(split_every, "split_every", 2)
+    n_init, init_max_iter = lda.check_restarts(n_init, init_max_iter, topic_word)
     chunk = _dask().delayed(_lda_tokens_chunk, pure=True)
     (n_tokens,) = _compute(chunk_tree_sum([chunk(block, offset, "X") for block, offset in zip(blocks, offsets)],
                                           split_every))
     if n_tokens <= 0:
         raise ValueError("X has no words at all; LDA needs at least one token to fit")
     shape_only = sp.csr_matrix((1, X.shape[1]))
-    params = lda._initial_params(shape_only, n_components, alpha, eta, topic_word, as_rng(random_state))
-    result = run_em(
-        blocks, params,
-        e_step=partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start),
-                       split_every=split_every),
-        m_step=partial(_lda_m_step, fit_alpha=bool(fit_alpha)),
-        n_observations=n_tokens, tol=tol, max_iter=max_iter, record=record, objective_name="ELBO")
+    rng = as_rng(random_state)
+
+    def run(params, iterations):
+        return run_em(
+            blocks, params,
+            e_step=partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start),
+                           split_every=split_every),
+            m_step=partial(_lda_m_step, fit_alpha=bool(fit_alpha)),
+            n_observations=n_tokens, tol=tol, max_iter=iterations, record=record, objective_name="ELBO")
+
+    result, summary = lda.best_of_starts(
+        lambda: lda._initial_params(shape_only, n_components, alpha, eta, topic_word, rng), run,
+        n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens)
+    result.restarts = summary
     result.gamma = np.concatenate(result.expectations.gamma)
     return result

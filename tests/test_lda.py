@@ -439,23 +439,54 @@ def test_default_fit_climbs_past_the_true_topics_elbo(seed):
     result = lda.fit(X, 10, random_state=0)
     from_truth = lda.fit(X, 10, topic_word=0.9 * topics + 0.1 / 25)
     assert result.objective / n_tokens >= from_truth.objective / n_tokens, (result.objective, from_truth.objective)
+    # and the defaults find every bar (issue 16's goal, worst matched cosine
+    # >= 0.9): one start to tol=1e-4, the defaults before, reached 0.3-0.5 here
+    assert match_cosines(topics, lda.topic_word_distribution(result.params)).min() >= 0.9
+    one = lda.fit(X, 10, n_init=1, tol=1e-4, random_state=0)
+    assert match_cosines(topics, lda.topic_word_distribution(one.params)).min() < 0.9
 
 
 def test_n_init_keeps_the_best_restart_reproducibly():
     X, _, _ = datasets.bars(300, random_state=8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = lda.fit(X, 10, n_init=3, random_state=4, max_iter=30)
-        again = lda.fit(X, 10, n_init=3, random_state=4, max_iter=30)
+        result = lda.fit(X, 10, n_init=3, init_max_iter=None, random_state=4, max_iter=30)
+        again = lda.fit(X, 10, n_init=3, init_max_iter=None, random_state=4, max_iter=30)
         singles = []
         rng = np.random.default_rng(4)
         for _ in range(3):  # the restarts draw their topics one after another from random_state
-            singles.append(lda.fit(X, 10, random_state=rng, max_iter=30).objective)
+            singles.append(lda.fit(X, 10, n_init=1, random_state=rng, max_iter=30).objective)
     np.testing.assert_array_equal(result.topic_word, again.topic_word)
     np.testing.assert_array_equal(result.restarts.log_likelihoods, singles)
     assert result.objective == singles[result.restarts.best]
     assert result.objective >= max(singles) - result.restarts.atol
     assert len(set(singles)) == 3  # three different starts
+
+
+def test_short_starts_then_the_best_continues():
+    # init_max_iter: every start runs that many iterations, the best one
+    # continues from where it stopped, and the result is that one run
+    X, _, _ = datasets.bars(300, random_state=8)
+    result = lda.fit(X, 10, n_init=4, init_max_iter=5, random_state=4, record=True)
+    rng = np.random.default_rng(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        shorts = [lda.fit(X, 10, n_init=1, random_state=rng, max_iter=5, record=True) for _ in range(4)]
+    np.testing.assert_array_equal(result.restarts.log_likelihoods, [s.objective for s in shorts])
+    best = shorts[result.restarts.best]
+    assert best.objective == max(s.objective for s in shorts)
+    rest = lda.fit(X, 10, topic_word=best.topic_word, max_iter=100 - 5)
+    np.testing.assert_array_equal(result.topic_word, rest.topic_word)
+    np.testing.assert_array_equal(result.objectives, np.concatenate([best.objectives, rest.objectives]))
+    assert result.n_iter == 5 + rest.n_iter and result.converged
+    assert result.initial_objective == best.initial_objective
+    assert len(result.history.params) == result.n_iter + 1
+    np.testing.assert_array_equal(result.history.params[5].topic_word, best.topic_word)
+    np.testing.assert_array_equal(result.history.params[-1].topic_word, result.topic_word)
+    # the default: five starts of 20 iterations; with topic_word given, one start
+    default = lda.fit(X, 10, random_state=4)
+    assert len(default.restarts.log_likelihoods) == 5
+    assert len(lda.fit(X, 10, topic_word=best.topic_word).restarts.log_likelihoods) == 1
 
 
 def test_n_init_options_are_checked():
@@ -464,3 +495,5 @@ def test_n_init_options_are_checked():
         lda.fit(X, 10, n_init=0)
     with pytest.raises(ValueError, match="n_init"):
         lda.fit(X, 10, n_init=2, topic_word=topics)
+    with pytest.raises(ValueError, match="init_max_iter"):
+        lda.fit(X, 10, init_max_iter=0)

@@ -194,6 +194,10 @@ def test_estimators_fit_dask_arrays(client):
     b = LatentDirichletAllocation(3, random_state=0).fit(da.from_array(C, chunks=(17, 30)))
     np.testing.assert_allclose(b.components_, a.components_, rtol=1e-10)
     np.testing.assert_allclose(b.gamma_, a.gamma_, rtol=1e-10)
+    # the default five short starts: the same start kept, continued alike
+    assert len(b.restarts_.log_likelihoods) == 5 and b.restarts_.best == a.restarts_.best
+    np.testing.assert_allclose(b.restarts_.log_likelihoods, a.restarts_.log_likelihoods, rtol=1e-12)
+    np.testing.assert_allclose(b.objectives_, a.objectives_, rtol=1e-12)
 
 
 def test_responsibilities_as_dask_array(client):
@@ -252,8 +256,8 @@ def test_bad_input_named(client):
     C[10, 3] = -1
     with pytest.raises(ValueError, match="X.*chunk of rows from 0"):
         mapreduce.fit_lda(da.from_array(C, chunks=50), 3)
-    with pytest.raises(ValueError, match="n_init"):
-        LatentDirichletAllocation(3, n_init=2).fit(da.from_array(_counts(), chunks=50))
+    with pytest.raises(ValueError, match="init_max_iter"):
+        LatentDirichletAllocation(3, init_max_iter=0).fit(da.from_array(_counts(), chunks=50))
 
 
 def test_emtutor_imports_without_dask():
