@@ -81,9 +81,14 @@ __all__ = [
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
-#: Floats per temporary array of a block (512 KiB): small enough for the cache,
-#: large enough that numpy's per-call overhead is small.
-_BLOCK_FLOATS = 2**16
+#: Floats per temporary array of a block (1 MiB): small enough for the cache,
+#: large enough that numpy's per-call overhead is small.  That overhead holds
+#: the GIL, so it also limits how well blocks run in parallel: at n=1e6, d=16,
+#: k=8 (full) an iteration on 2 threads took 581 ms with 2**16 floats (slower
+#: than 1 thread's 533 ms) and 399 ms with 2**17 (1 thread 561 ms; medians of
+#: 5, benchmarks/gmm_vs_sklearn.py's problem).  The size must not depend on
+#: the number of threads: the blocks fix the order of the sums.
+_BLOCK_FLOATS = 2**17
 
 
 class CollapsedComponentError(ValueError):
