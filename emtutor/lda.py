@@ -203,7 +203,11 @@ def _check_params(params: LDAParams, X: sp.csr_matrix) -> LDAParams:
     eta = params.eta
     if eta is None:
         if np.any(topic_word < 0) or not np.allclose(topic_word.sum(axis=1), 1.0, atol=1e-8):
-            raise ValueError("without eta, topic_word must hold the topics: rows >= 0 summing to 1")
+            sums = topic_word.sum(axis=1)
+            bad = int(np.flatnonzero(np.any(topic_word < 0, axis=1) | ~np.isclose(sums, 1.0, rtol=0, atol=1e-8))[0])
+            raise ValueError(f"without eta, topic_word must hold the topics: rows >= 0 summing to 1; row {bad} "
+                             f"sums to {sums[bad]:.6g}{' and has negative entries' if np.any(topic_word[bad] < 0) else ''}"
+                             " (divide each row by its sum)")
     else:
         eta = check_nonnegative(eta, "eta")
         if eta == 0:
@@ -815,7 +819,8 @@ def fit(
     fit_alpha : bool, default False
         Estimate ``alpha`` in every M-step (Newton's method).
     topic_word : array of shape (n_components, n_words), optional
-        Initial topics (without ``eta``) or ``lambda`` (with ``eta``);
+        Initial topics (without ``eta``; rows of probabilities, each
+        summing to 1) or ``lambda`` (with ``eta``);
         default random, near uniform, drawn with ``random_state``.
     tol : float, default 1e-5
         Stop when the ELBO *per token* (LDA's observations: the word
@@ -845,8 +850,10 @@ def fit(
         ``topic_word`` must not be given then.
     init_max_iter : int or None, default 20
         With ``n_init > 1``, every start runs at most this many EM
-        iterations; the best of them then continues to convergence (within
-        ``max_iter`` iterations in all).  This is the "small EM" start of
+        iterations; the best of them then continues to convergence, its
+        iterations (the short run's included) at most ``max_iter`` (so the
+        starts' iterations in all may exceed ``max_iter``).  Ignored with
+        ``n_init=1``, but must still be None or an integer >= 1.  This is the "small EM" start of
         Biernacki, Celeux & Govaert (2003): short runs rank the starts
         almost as well as full ones, at a fraction of the time.  None runs
         every start to convergence, as ``n_init`` does in
@@ -862,8 +869,8 @@ def fit(
     LDAResult
         ``result.alpha``, ``result.topic_word``, ``result.eta``,
         ``result.objectives`` (the ELBO after every iteration),
-        ``result.expectations.gamma``, ``result.restarts`` (the final ELBO
-        of every restart), ...
+        ``result.expectations.gamma``, ``result.restarts`` (the ELBO of
+        every start when they were ranked, and which was kept), ...
 
     Raises
     ------
@@ -906,11 +913,12 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
     n_tokens = float(X.data.sum())
     rng = as_rng(random_state)
 
-    def run(params, iterations):
+    def run(params, iterations, previous=None):
         return run_em(
             X,
             params,
-            e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start)),
+            e_step=continuing(partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start)),
+                              previous),
             m_step=partial(m_step, fit_alpha=bool(fit_alpha)),
             n_observations=n_tokens,
             tol=tol,
@@ -923,6 +931,25 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
                                    n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter,
                                    n_tokens=n_tokens)
     return LDAResult(**{f.name: getattr(best, f.name) for f in fields(EMResult)}, restarts=summary)
+
+
+def continuing(e_step_fn: Callable, previous) -> Callable:
+    """``e_step_fn`` whose first call gets ``previous`` (where :func:`emtutor.em.run_em` passes None).
+
+    For a run that continues another: :func:`emtutor.em.run_em` starts every
+    run with ``previous=None``; with the expectations the other run ended on,
+    the continued run's objectives carry on from its last one.
+    """
+    if previous is None:
+        return e_step_fn
+    pending = [previous]
+
+    def e_step_continued(data, params, prev):
+        if prev is None and pending:
+            prev = pending.pop()
+        return e_step_fn(data, params, prev)
+
+    return e_step_continued
 
 
 def check_restarts(n_init, init_max_iter, topic_word):
@@ -942,8 +969,9 @@ def best_of_starts(initial: Callable, run: Callable, *, n_init: int, init_max_it
                    n_tokens: float):
     """The restarts of :func:`fit`: the kept run, continued to convergence, and the :class:`RestartSummary`.
 
-    ``initial()`` draws a start's parameters, ``run(params, iterations)``
-    runs EM from them (:func:`emtutor.em.run_em`).  With ``n_init > 1`` and
+    ``initial()`` draws a start's parameters, ``run(params, iterations,
+    previous=None)`` runs EM from them (:func:`emtutor.em.run_em`), its first
+    E-step given ``previous`` expectations (see :func:`continuing`).  With ``n_init > 1`` and
     ``init_max_iter`` set, every start runs at most ``init_max_iter``
     iterations (the short runs of the "small EM" start of Biernacki, Celeux
     & Govaert 2003); the one with the highest ELBO then continues to
@@ -965,7 +993,10 @@ def best_of_starts(initial: Callable, run: Callable, *, n_init: int, init_max_it
     best = runs[summary.best]
     if best.converged or best.n_iter >= max_iter:
         return best, summary
-    rest = run(best.params, max_iter - best.n_iter)
+    # the kept start's last E-step is the first one's previous: the E-step keeps, per
+    # document, the better of a fresh start and the previous gamma, so the bound goes on
+    # rising; a fresh first E-step alone could fall below where the start stopped
+    rest = run(best.params, max_iter - best.n_iter, best.expectations)
     history = None
     if best.history is not None:  # rest starts where best ends: its first entries are best's last
         history = EMHistory(best.history.params + rest.history.params[1:],

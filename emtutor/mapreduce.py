@@ -584,11 +584,11 @@ def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = Fal
     shape_only = sp.csr_matrix((1, X.shape[1]))
     rng = as_rng(random_state)
 
-    def run(params, iterations):
+    def run(params, iterations, previous=None):
         return run_em(
             blocks, params,
-            e_step=partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start),
-                           split_every=split_every),
+            e_step=lda.continuing(partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter,
+                                          warm_start=bool(warm_start), split_every=split_every), previous),
             m_step=partial(_lda_m_step, fit_alpha=bool(fit_alpha)),
             n_observations=n_tokens, tol=tol, max_iter=iterations, record=record, objective_name="ELBO")
 
