@@ -176,6 +176,7 @@ def run_em(
     objective_name: str = "log-likelihood",
     decrease_rtol: float = 1e-9,
     m_step_slack: Callable[[Any, Any, Any, Any], float] | None = None,
+    previous_expectations: Any = None,
 ) -> EMResult:
     """Run EM from ``params`` until the objective settles.
 
@@ -232,6 +233,12 @@ def run_em(
         :eq:`em-monotone`).  The check then allows a decrease of ``slack``
         on top of rounding; a negative slack demands a rise.  Without it,
         any decrease beyond rounding is an error.
+    previous_expectations : object, optional
+        What the first E-step gets as ``previous`` (default None): the last
+        expectations of an earlier run that this one continues from its final
+        ``params``, so that an E-step that uses them (LDA's keeps, per
+        document, the better of a fresh start and the previous ``gamma``)
+        carries on from where that run stopped.
 
     Returns
     -------
@@ -247,7 +254,7 @@ def run_em(
     """
     check_driver_settings(tol, max_iter, n_observations, decrease_rtol)
 
-    expectations, objective = e_step(data, params, None)
+    expectations, objective = e_step(data, params, previous_expectations)
     previous = _total(objective, 0, objective_name)
     initial = previous
     history = EMHistory([params], [expectations]) if record else None

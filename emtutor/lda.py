@@ -202,11 +202,12 @@ def _check_params(params: LDAParams, X: sp.csr_matrix) -> LDAParams:
         raise ValueError("topic_word contains NaN or inf")
     eta = params.eta
     if eta is None:
-        if np.any(topic_word < 0) or not np.allclose(topic_word.sum(axis=1), 1.0, atol=1e-8):
-            sums = topic_word.sum(axis=1)
-            bad = int(np.flatnonzero(np.any(topic_word < 0, axis=1) | ~np.isclose(sums, 1.0, rtol=0, atol=1e-8))[0])
-            raise ValueError(f"without eta, topic_word must hold the topics: rows >= 0 summing to 1; row {bad} "
-                             f"sums to {sums[bad]:.6g}{' and has negative entries' if np.any(topic_word[bad] < 0) else ''}"
+        sums, negative = topic_word.sum(axis=1), np.any(topic_word < 0, axis=1)
+        bad = np.flatnonzero(negative | ~np.isclose(sums, 1.0, rtol=0, atol=1e-8))
+        if len(bad):
+            row = int(bad[0])
+            raise ValueError(f"without eta, topic_word must hold the topics: rows >= 0 summing to 1; row {row} "
+                             f"sums to {sums[row]:.6g}{' and has negative entries' if negative[row] else ''}"
                              " (divide each row by its sum)")
     else:
         eta = check_nonnegative(eta, "eta")
@@ -917,39 +918,20 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
         return run_em(
             X,
             params,
-            e_step=continuing(partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start)),
-                              previous),
+            e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start)),
             m_step=partial(m_step, fit_alpha=bool(fit_alpha)),
             n_observations=n_tokens,
             tol=tol,
             max_iter=iterations,
             record=record,
             objective_name="ELBO",
+            previous_expectations=previous,
         )
 
     best, summary = best_of_starts(lambda: _initial_params(X, n_components, alpha, eta, topic_word, rng), run,
                                    n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter,
                                    n_tokens=n_tokens)
     return LDAResult(**{f.name: getattr(best, f.name) for f in fields(EMResult)}, restarts=summary)
-
-
-def continuing(e_step_fn: Callable, previous) -> Callable:
-    """``e_step_fn`` whose first call gets ``previous`` (where :func:`emtutor.em.run_em` passes None).
-
-    For a run that continues another: :func:`emtutor.em.run_em` starts every
-    run with ``previous=None``; with the expectations the other run ended on,
-    the continued run's objectives carry on from its last one.
-    """
-    if previous is None:
-        return e_step_fn
-    pending = [previous]
-
-    def e_step_continued(data, params, prev):
-        if prev is None and pending:
-            prev = pending.pop()
-        return e_step_fn(data, params, prev)
-
-    return e_step_continued
 
 
 def check_restarts(n_init, init_max_iter, topic_word):
@@ -971,7 +953,7 @@ def best_of_starts(initial: Callable, run: Callable, *, n_init: int, init_max_it
 
     ``initial()`` draws a start's parameters, ``run(params, iterations,
     previous=None)`` runs EM from them (:func:`emtutor.em.run_em`), its first
-    E-step given ``previous`` expectations (see :func:`continuing`).  With ``n_init > 1`` and
+    E-step given ``previous`` expectations (``run_em``'s ``previous_expectations``).  With ``n_init > 1`` and
     ``init_max_iter`` set, every start runs at most ``init_max_iter``
     iterations (the short runs of the "small EM" start of Biernacki, Celeux
     & Govaert 2003); the one with the highest ELBO then continues to
@@ -1004,7 +986,4 @@ def best_of_starts(initial: Callable, run: Callable, *, n_init: int, init_max_it
     continued = EMResult(rest.params, rest.expectations, np.concatenate([best.objectives, rest.objectives]),
                          best.initial_objective, best.n_iter + rest.n_iter, rest.converged, rest.objective_name,
                          history)
-    for name, value in vars(rest).items():  # fields a caller added (mapreduce's gamma)
-        if name not in vars(continued):
-            setattr(continued, name, value)
     return continued, summary

@@ -587,10 +587,11 @@ def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = Fal
     def run(params, iterations, previous=None):
         return run_em(
             blocks, params,
-            e_step=lda.continuing(partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter,
-                                          warm_start=bool(warm_start), split_every=split_every), previous),
+            e_step=partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start),
+                           split_every=split_every),
             m_step=partial(_lda_m_step, fit_alpha=bool(fit_alpha)),
-            n_observations=n_tokens, tol=tol, max_iter=iterations, record=record, objective_name="ELBO")
+            n_observations=n_tokens, tol=tol, max_iter=iterations, record=record, objective_name="ELBO",
+            previous_expectations=previous)
 
     result, summary = lda.best_of_starts(
         lambda: lda._initial_params(shape_only, n_components, alpha, eta, topic_word, rng), run,

@@ -176,3 +176,25 @@ def test_result_exposes_param_fields_and_nothing_else(seed_problem):
     assert result.objective == result.objectives[-1]
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         result.nonsense
+
+
+def test_previous_expectations_reach_the_first_e_step_only():
+    # A run that continues another hands its first E-step the other run's last
+    # expectations; later E-steps get their own run's previous ones, as always.
+    seen = []
+
+    def e_step(data, params, previous):
+        seen.append(previous)
+        return ("E", params), -1.0 / (params + 1)
+
+    def m_step(data, expectations, params):
+        return params + 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: every iteration, on purpose
+        run_em(None, 0, e_step=e_step, m_step=m_step, n_observations=1, tol=0.0, max_iter=3,
+               previous_expectations="last of the earlier run")
+        assert seen == ["last of the earlier run", ("E", 0), ("E", 1), ("E", 2)]
+        seen.clear()
+        run_em(None, 0, e_step=e_step, m_step=m_step, n_observations=1, tol=0.0, max_iter=1)
+    assert seen[0] is None
