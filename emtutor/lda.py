@@ -354,7 +354,7 @@ def e_step(X, params: LDAParams, previous: LDAExpectations | None = None, *, tol
     log_beta = expected_log_beta(params)
     word_shift = log_beta.max(axis=0)  # c[v] = max_k E log beta[k, v]
     with np.errstate(invalid="ignore"):  # -inf - (-inf) for a word no topic has
-        exp_beta_t = np.exp(log_beta - word_shift).T  # B[k, v] / exp(c[v]), shape (n_words, n_components)
+        exp_beta_t = np.ascontiguousarray(np.exp(log_beta - word_shift).T)  # B[k, v] / exp(c[v]), (n_words, n_components)
     exp_beta_t[~np.isfinite(word_shift)] = 0.0
     present = np.zeros(n_words, bool)
     present[X.indices] = True
@@ -434,18 +434,24 @@ def _update_gamma(block, gamma, alpha, exp_beta_t, tol, max_iter, dense):
 
     ``dense`` computes ``Z`` for every (document, word) pair with one matrix
     product (fast when most words occur); otherwise only where ``X > 0``.
+    A document stops at the first update that changes its ``gamma`` by less
+    than ``tol``; stopped documents are dropped from the arrays only once a
+    quarter of them has stopped (rebuilding them every iteration cost more
+    than the updates), and until then their updates are computed but not kept.
     """
     n = len(gamma)
-    active = np.arange(n)
+    active = np.arange(n)  # the documents in the current arrays
+    running = np.ones(n, bool)  # which of them have not stopped
     if dense:
         counts_a = block.toarray()
         exp_beta = np.ascontiguousarray(exp_beta_t.T)
     else:
         lengths = np.diff(block.indptr)
-        sub = block
-        b_a = exp_beta_t[sub.indices]
+        b_a = exp_beta_t[block.indices]
+        data = block.data
+        ratio = sp.csr_matrix((data.copy(), block.indices, block.indptr), shape=block.shape)
+    g = gamma.copy()
     for _ in range(max_iter):
-        g = gamma[active]
         log_theta = digamma(g) - digamma(g.sum(axis=1, keepdims=True))
         a = np.exp(log_theta - log_theta.max(axis=1, keepdims=True))
         if dense:
@@ -453,24 +459,28 @@ def _update_gamma(block, gamma, alpha, exp_beta_t, tol, max_iter, dense):
             np.maximum(norm, _TINY, out=norm)
             new = alpha + a * ((counts_a / norm) @ exp_beta_t)
         else:
-            rows = np.repeat(np.arange(len(active)), lengths[active])
-            norm = np.einsum("ik,ik->i", a[rows], b_a)
+            norm = np.einsum("ik,ik->i", np.repeat(a, lengths, axis=0), b_a)
             np.maximum(norm, _TINY, out=norm)
-            ratio = sp.csr_matrix((sub.data / norm, sub.indices, sub.indptr), shape=sub.shape)
+            np.divide(data, norm, out=ratio.data)
             new = alpha + a * (ratio @ exp_beta_t)
         change = np.abs(new - g).mean(axis=1)
-        gamma[active] = new
-        still = change >= tol
-        if not np.any(still):
+        g[running] = new[running]
+        running &= change >= tol
+        n_running = np.count_nonzero(running)
+        if n_running == 0:
             break
-        if not np.all(still):
-            active = active[still]
+        if n_running <= 0.75 * len(active):
+            gamma[active] = g
+            active, g = active[running], g[running]
             if dense:
-                counts_a = counts_a[still]
+                counts_a = counts_a[running]
             else:
-                keep = np.repeat(still, np.diff(sub.indptr))
-                sub = sub[still]
-                b_a = b_a[keep]
+                keep = np.repeat(running, lengths)
+                lengths, b_a, data = lengths[running], b_a[keep], data[keep]
+                indptr = np.concatenate([[0], np.cumsum(lengths)])
+                ratio = sp.csr_matrix((data.copy(), ratio.indices[keep], indptr), shape=(len(lengths), block.shape[1]))
+            running = np.ones(len(active), bool)
+    gamma[active] = g
     return gamma
 
 

@@ -45,8 +45,12 @@ def naive_elbo_and_counts(X, params, gamma):
     return total, counts
 
 
-def naive_gamma(X, params, n_iter=400):
-    """Per-document coordinate ascent, lda-phi-update and lda-gamma-update, in loops."""
+def naive_gamma(X, params, n_iter=400, tol=0.0):
+    """Per-document coordinate ascent, lda-phi-update and lda-gamma-update, in loops.
+
+    A document stops after the first update that changes its gamma by less
+    than ``tol`` on average (e_step's rule), or after ``n_iter`` updates.
+    """
     X = np.asarray(X, dtype=float)
     alpha, log_beta = params.alpha, lda.expected_log_beta(params)
     out = []
@@ -56,7 +60,9 @@ def naive_gamma(X, params, n_iter=400):
             log_theta = digamma(g) - digamma(g.sum())
             phi = np.exp(log_theta[None, :] + log_beta.T)
             phi /= phi.sum(axis=1, keepdims=True)
-            g = alpha + x @ phi
+            g, previous = alpha + x @ phi, g
+            if np.abs(g - previous).mean() < tol:
+                break
         out.append(g)
     return np.array(out)
 
@@ -285,6 +291,20 @@ def test_sparse_and_dense_input_give_identical_fits(rng, eta):
         np.testing.assert_array_equal(other.alpha, dense.alpha)
         np.testing.assert_array_equal(other.expectations.gamma, dense.expectations.gamma)
         np.testing.assert_array_equal(other.objectives, dense.objectives)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 2.0])  # every block dense / every block sparse
+def test_each_document_stops_at_its_own_tolerance(rng, monkeypatch, fraction):
+    # documents of very different lengths stop after different numbers of updates; the
+    # E-step drops stopped documents from its arrays only in batches, and must not go on
+    # updating them meanwhile
+    lengths = rng.integers(1, 200, 60)
+    X = np.array([rng.multinomial(n, rng.dirichlet(np.ones(9))) for n in lengths], dtype=float)
+    params = random_params(rng, 4, 9)
+    monkeypatch.setattr(lda, "_DENSE_FRACTION", fraction)
+    for tol in (1e-1, 1e-3):
+        expectations, _ = lda.e_step(X, params, tol=tol, max_iter=30)
+        np.testing.assert_allclose(expectations.gamma, naive_gamma(X, params, n_iter=30, tol=tol), rtol=1e-12)
 
 
 def test_dense_and_sparse_computations_agree(rng, monkeypatch):
