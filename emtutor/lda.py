@@ -439,32 +439,25 @@ def _update_gamma(block, gamma, alpha, exp_beta_t, tol, max_iter, dense):
     quarter of them has stopped (rebuilding them every iteration cost more
     than the updates), and until then their updates are computed but not kept.
     """
+    if dense:
+        return _update_gamma_dense(block, gamma, alpha, exp_beta_t, tol, max_iter)
     n = len(gamma)
     active = np.arange(n)  # the documents in the current arrays
     running = np.ones(n, bool)  # which of them have not stopped
-    if dense:
-        counts_a = block.toarray()
-        exp_beta = np.ascontiguousarray(exp_beta_t.T)
-    else:
-        lengths = np.diff(block.indptr)
-        b_a = exp_beta_t[block.indices]
-        data = block.data
-        ratio = sp.csr_matrix((data.copy(), block.indices, block.indptr), shape=block.shape)
+    lengths = np.diff(block.indptr)
+    b_a = exp_beta_t[block.indices]
+    data = block.data
+    ratio = sp.csr_matrix((data.copy(), block.indices, block.indptr), shape=block.shape)
     g = gamma.copy()
     for _ in range(max_iter):
         log_theta = digamma(g) - digamma(g.sum(axis=1, keepdims=True))
         a = np.exp(log_theta - log_theta.max(axis=1, keepdims=True))
-        if dense:
-            norm = a @ exp_beta
-            np.maximum(norm, _TINY, out=norm)
-            new = alpha + a * ((counts_a / norm) @ exp_beta_t)
-        else:
-            norm = np.einsum("ik,ik->i", np.repeat(a, lengths, axis=0), b_a)
-            np.maximum(norm, _TINY, out=norm)
-            np.divide(data, norm, out=ratio.data)
-            new = alpha + a * (ratio @ exp_beta_t)
+        norm = np.einsum("ik,ik->i", np.repeat(a, lengths, axis=0), b_a)
+        np.maximum(norm, _TINY, out=norm)
+        np.divide(data, norm, out=ratio.data)
+        new = alpha + a * (ratio @ exp_beta_t)
         change = np.abs(new - g).mean(axis=1)
-        g[running] = new[running]
+        np.copyto(g, new, where=running[:, None])
         running &= change >= tol
         n_running = np.count_nonzero(running)
         if n_running == 0:
@@ -472,15 +465,46 @@ def _update_gamma(block, gamma, alpha, exp_beta_t, tol, max_iter, dense):
         if n_running <= 0.75 * len(active):
             gamma[active] = g
             active, g = active[running], g[running]
-            if dense:
-                counts_a = counts_a[running]
-            else:
-                keep = np.repeat(running, lengths)
-                lengths, b_a, data = lengths[running], b_a[keep], data[keep]
-                indptr = np.concatenate([[0], np.cumsum(lengths)])
-                ratio = sp.csr_matrix((data.copy(), ratio.indices[keep], indptr), shape=(len(lengths), block.shape[1]))
+            keep = np.repeat(running, lengths)
+            lengths, b_a, data = lengths[running], b_a[keep], data[keep]
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            ratio = sp.csr_matrix((data.copy(), ratio.indices[keep], indptr), shape=(len(lengths), block.shape[1]))
             running = np.ones(len(active), bool)
     gamma[active] = g
+    return gamma
+
+
+def _update_gamma_dense(block, gamma, alpha, exp_beta_t, tol, max_iter):
+    """:func:`_update_gamma` with ``Z`` for every (document, word) pair.
+
+    Documents are columns here: with a few topics per document, reductions
+    over the topics along rows of length ``n_components`` cost several times
+    more than along columns.
+    """
+    n = len(gamma)
+    active = np.arange(n)
+    running = np.ones(n, bool)
+    counts_t = np.ascontiguousarray(block.toarray().T)  # (n_words, n_docs)
+    exp_beta = exp_beta_t.T  # (n_components, n_words)
+    alpha_col = alpha[:, None]
+    g = np.ascontiguousarray(gamma.T)  # (n_components, n_docs)
+    for _ in range(max_iter):
+        log_theta = digamma(g) - digamma(g.sum(axis=0))
+        a = np.exp(log_theta - log_theta.max(axis=0))
+        norm = exp_beta_t @ a
+        np.maximum(norm, _TINY, out=norm)
+        new = alpha_col + a * (exp_beta @ (counts_t / norm))
+        change = np.abs(new - g).mean(axis=0)
+        np.copyto(g, new, where=running)
+        running &= change >= tol
+        n_running = np.count_nonzero(running)
+        if n_running == 0:
+            break
+        if n_running <= 0.75 * len(active):
+            gamma[active] = g.T
+            active, g, counts_t = active[running], g[:, running], counts_t[:, running]
+            running = np.ones(len(active), bool)
+    gamma[active] = g.T
     return gamma
 
 
