@@ -177,6 +177,7 @@ def run_em(
     decrease_rtol: float = 1e-9,
     m_step_slack: Callable[[Any, Any, Any, Any], float] | None = None,
     previous_expectations: Any = None,
+    monotone: bool = True,
 ) -> EMResult:
     """Run EM from ``params`` until the objective settles.
 
@@ -239,6 +240,15 @@ def run_em(
         ``params``, so that an E-step that uses them (LDA's keeps, per
         document, the better of a fresh start and the previous ``gamma``)
         carries on from where that run stopped.
+    monotone : bool, default True
+        Whether the steps guarantee a rising objective, so that a decrease
+        means a bug.  False for an E-step that is *not* a maximisation over
+        the latent distribution given the previous one: LDA's fresh E-step
+        restarts every document's ascent from the same start and may end
+        below where the previous ``q`` was (Blei, Ng & Jordan 2003's
+        algorithm, as in scikit-learn).  No decrease raises then, and EM stops
+        when the objective per observation changes by less than ``tol`` in
+        either direction.
 
     Returns
     -------
@@ -250,7 +260,8 @@ def run_em(
         If ``tol``, ``max_iter`` or ``n_observations`` is invalid, or the
         objective is not finite.
     LikelihoodDecreaseError
-        If the objective decreases (a bug in the model's steps).
+        If the objective decreases (a bug in the model's steps), unless
+        ``monotone=False``.
     """
     check_driver_settings(tol, max_iter, n_observations, decrease_rtol)
 
@@ -272,7 +283,7 @@ def run_em(
             history.expectations.append(expectations)
 
         change = current - previous
-        if change < -(slack + decrease_rtol * max(1.0, abs(previous))):
+        if monotone and change < -(slack + decrease_rtol * max(1.0, abs(previous))):
             raise LikelihoodDecreaseError(
                 f"the {objective_name} decreased at iteration {iteration}: "
                 f"{previous!r} -> {current!r} (change {change:.3e}, allowed slack "

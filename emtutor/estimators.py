@@ -1308,6 +1308,9 @@ class LatentDirichletAllocation(_Estimator):
     init_max_iter : int or None, default 20
         EM iterations of every start before the best one continues to
         convergence (see :func:`emtutor.lda.fit`).
+    search : bool, default True
+        Search with fresh E-steps before the monotone E-step takes over (see
+        :func:`emtutor.lda.fit`).
     random_state : int, numpy Generator or None
     record : bool, default False
     learning_decay, learning_offset : float, default 0.7 and 10.0
@@ -1340,6 +1343,9 @@ class LatentDirichletAllocation(_Estimator):
     restarts_ : emtutor.gmm.RestartSummary or None
         The starts' ELBOs when they were ranked and which one was kept
         (``result.restarts`` of :func:`emtutor.lda.fit`); None after :meth:`partial_fit`.
+    n_search_iter_ : int
+        How many of the ``n_iter_`` iterations used fresh E-steps
+        (``result.n_search_iter`` of :func:`emtutor.lda.fit`); 0 after :meth:`partial_fit`.
     n_features_in_ : int
     n_batch_iter_ : int
         After :meth:`partial_fit`: the number of mini-batch updates so far
@@ -1363,6 +1369,7 @@ class LatentDirichletAllocation(_Estimator):
         warm_start: bool = False,
         n_init: int = 5,
         init_max_iter: int | None = 20,
+        search: bool = True,
         random_state=None,
         record: bool = False,
         learning_decay: float = 0.7,
@@ -1395,11 +1402,13 @@ class LatentDirichletAllocation(_Estimator):
             warm_start=self.warm_start,
             n_init=self.n_init,
             init_max_iter=self.init_max_iter,
+            search=self.search,
             random_state=self.random_state,
             record=self.record,
         )
         self._store_run(result, X.shape[1])
         self.restarts_ = result.restarts
+        self.n_search_iter_ = result.n_search_iter
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.expectations.gamma
@@ -1470,6 +1479,7 @@ class LatentDirichletAllocation(_Estimator):
         params = online._lda_params(stats, params.alpha, params.eta)
         self._store_run(EMResult(params, None, np.array(objectives), objectives[0], n_steps, False), X.shape[1])
         self.restarts_ = None
+        self.n_search_iter_ = 0
         self.components_ = params.topic_word
         self.topic_word_ = lda.topic_word_distribution(params)
         self.n_batch_iter_ = n_steps
@@ -1481,9 +1491,11 @@ class LatentDirichletAllocation(_Estimator):
             X, self.n_components, alpha=self.doc_topic_prior, eta=self.topic_word_prior, fit_alpha=self.fit_alpha,
             tol=self.tol, max_iter=self.max_iter, e_step_tol=self.mean_change_tol,
             max_e_step_iter=self.max_doc_update_iter, warm_start=self.warm_start, n_init=self.n_init,
-            init_max_iter=self.init_max_iter, random_state=self.random_state, record=self.record)
+            init_max_iter=self.init_max_iter, search=self.search, random_state=self.random_state,
+            record=self.record)
         self._store_run(result, X.shape[1])
         self.restarts_ = result.restarts
+        self.n_search_iter_ = result.n_search_iter
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.gamma

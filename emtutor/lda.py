@@ -834,6 +834,7 @@ def fit(
     warm_start: bool = False,
     n_init: int | None = None,
     init_max_iter: int | None = 20,
+    search: bool = True,
     random_state=None,
     record: bool = False,
 ) -> LDAResult:
@@ -893,6 +894,21 @@ def fit(
         almost as well as full ones, at a fraction of the time.  None runs
         every start to convergence, as ``n_init`` does in
         :func:`emtutor.gmm.fit`.
+    search : bool, default True
+        Search with fresh E-steps first: the starts, and then the kept one
+        until its ELBO settles, run EM whose E-step gives every document the
+        ``q`` its ascent from the fixed start reaches (:func:`e_step` without
+        ``previous``; Blei, Ng & Jordan 2003's algorithm, also scikit-learn's),
+        and only then does EM continue with the monotone E-step, which keeps
+        a document's previous ``q`` where that is better
+        (:eq:`lda-e-step-guard`).  The monotone E-step alone holds documents in
+        the topic mixtures the first, nearly uniform, topics gave them, and
+        one start stops with merged and split topics (the chapter
+        :doc:`/lda_bars`); with fresh E-steps documents move, and the topics
+        are found far more often (``benchmarks/lda_recovery.py``).  The price:
+        during the search the ELBO may fall (``result.objectives`` rises only
+        from iteration ``result.n_search_iter`` on).  ``search=False`` runs
+        monotone EM from the first iteration.
     random_state : int, numpy Generator or None
         Seed for the initial topics of every restart.
     record : bool, default False
@@ -905,7 +921,8 @@ def fit(
         ``result.alpha``, ``result.topic_word``, ``result.eta``,
         ``result.objectives`` (the ELBO after every iteration),
         ``result.expectations.gamma``, ``result.restarts`` (the ELBO of
-        every start when they were ranked, and which was kept), ...
+        every start when they were ranked, and which was kept),
+        ``result.n_search_iter`` (the iterations with fresh E-steps), ...
 
     Raises
     ------
@@ -917,7 +934,7 @@ def fit(
     return _fit(as_count_matrix(X), n_components, alpha=alpha, eta=eta, fit_alpha=fit_alpha,
                 topic_word=topic_word, tol=tol, max_iter=max_iter, e_step_tol=e_step_tol,
                 max_e_step_iter=max_e_step_iter, warm_start=warm_start, n_init=n_init,
-                init_max_iter=init_max_iter, random_state=random_state, record=record)
+                init_max_iter=init_max_iter, search=search, random_state=random_state, record=record)
 
 
 @dataclass
@@ -931,13 +948,17 @@ class LDAResult(EMResult):
         run, with ``init_max_iter``; its ``log_likelihoods`` field holds
         these ELBOs), which one was kept, and how many starts reached each
         distinct value.
+    n_search_iter : int
+        How many of the ``n_iter`` iterations used fresh E-steps (``search``);
+        ``objectives`` never decreases from index ``n_search_iter - 1`` on.
     """
 
     restarts: RestartSummary | None = None
+    n_search_iter: int = 0
 
 
 def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, tol, max_iter, e_step_tol,
-         max_e_step_iter, warm_start, n_init, init_max_iter, random_state, record) -> LDAResult:
+         max_e_step_iter, warm_start, n_init, init_max_iter, search, random_state, record) -> LDAResult:
     """:func:`fit` for a count matrix already in canonical form (:func:`as_count_matrix`)."""
     n_components = check_positive_int(n_components, "n_components")
     if X.data.sum() <= 0:
@@ -948,11 +969,13 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
     n_tokens = float(X.data.sum())
     rng = as_rng(random_state)
 
-    def run(params, iterations, previous=None):
+    step = partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start))
+
+    def run(params, iterations, previous=None, fresh=False):
         return run_em(
             X,
             params,
-            e_step=partial(e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start)),
+            e_step=fresh_e_step(step) if fresh else step,
             m_step=partial(m_step, fit_alpha=bool(fit_alpha)),
             n_observations=n_tokens,
             tol=tol,
@@ -960,12 +983,25 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
             record=record,
             objective_name="ELBO",
             previous_expectations=previous,
+            monotone=not fresh,
         )
 
-    best, summary = best_of_starts(lambda: _initial_params(X, n_components, alpha, eta, topic_word, rng), run,
-                                   n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter,
-                                   n_tokens=n_tokens)
-    return LDAResult(**{f.name: getattr(best, f.name) for f in fields(EMResult)}, restarts=summary)
+    best, summary, n_search = best_of_starts(
+        lambda: _initial_params(X, n_components, alpha, eta, topic_word, rng), run, n_init=n_init,
+        init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens, search=bool(search))
+    return LDAResult(**{f.name: getattr(best, f.name) for f in fields(EMResult)}, restarts=summary,
+                     n_search_iter=n_search)
+
+
+def fresh_e_step(step: Callable) -> Callable:
+    """``step`` (an :func:`e_step`) made to ignore the previous expectations the driver passes.
+
+    Every document's ``q`` is then where its ascent from the fixed start
+    :eq:`lda-gamma-start` ends, whatever it was before: the E-step of
+    ``fit(search=True)``'s search, not monotone (run it with
+    ``run_em(..., monotone=False)``).
+    """
+    return lambda data, params, previous: step(data, params, None)
 
 
 def check_restarts(n_init, init_max_iter, topic_word):
@@ -982,42 +1018,67 @@ def check_restarts(n_init, init_max_iter, topic_word):
 
 
 def best_of_starts(initial: Callable, run: Callable, *, n_init: int, init_max_iter, tol: float, max_iter: int,
-                   n_tokens: float):
-    """The restarts of :func:`fit`: the kept run, continued to convergence, and the :class:`RestartSummary`.
+                   n_tokens: float, search: bool = True):
+    """The restarts and phases of :func:`fit`: the kept run, the :class:`RestartSummary`, the search's iterations.
 
     ``initial()`` draws a start's parameters, ``run(params, iterations,
-    previous=None)`` runs EM from them (:func:`emtutor.em.run_em`), its first
-    E-step given ``previous`` expectations (``run_em``'s ``previous_expectations``).  With ``n_init > 1`` and
-    ``init_max_iter`` set, every start runs at most ``init_max_iter``
-    iterations (the short runs of the "small EM" start of Biernacki, Celeux
-    & Govaert 2003); the one with the highest ELBO then continues to
-    convergence within ``max_iter`` iterations in all.  The continued run is
-    one run: its ``objectives``, ``n_iter`` and ``history`` count from the
-    start's initial topics.  Shared with :func:`emtutor.mapreduce.fit_lda`.
+    previous=None, fresh=False)`` runs EM from them (:func:`emtutor.em.run_em`),
+    its first E-step given ``previous`` expectations (``run_em``'s
+    ``previous_expectations``), with fresh E-steps (:func:`fresh_e_step`,
+    not monotone) if ``fresh``.  With ``n_init > 1`` and ``init_max_iter``
+    set, every start runs at most ``init_max_iter`` iterations (the short
+    runs of the "small EM" start of Biernacki, Celeux & Govaert 2003), and the
+    one with the highest ELBO is kept.  With ``search`` the starts use fresh
+    E-steps, the kept one continues with them until its ELBO settles, and
+    then EM goes on with the monotone E-step until it converges; without,
+    the kept start continues monotone.  Everything within ``max_iter``
+    iterations in all (the starts' short runs may add more), and the
+    continued run is one run: its ``objectives``, ``n_iter`` and ``history``
+    count from the start's initial topics.  Each continuation's first E-step
+    gets the last one's expectations as previous, so the monotone phase
+    never starts below where the search ended.  Shared with
+    :func:`emtutor.mapreduce.fit_lda`.
     """
     max_iter = check_positive_int(max_iter, "max_iter")
     short = max_iter if n_init == 1 or init_max_iter is None else min(init_max_iter, max_iter)
-    runs = []
-    for _ in range(n_init):
-        with warnings.catch_warnings():
-            if short < max_iter:  # a short run that does not converge is not a failure
-                warnings.simplefilter("ignore", ConvergenceWarning)
-            runs.append(run(initial(), short))
-    final = [r.objective for r in runs]
-    # tol is per token; the restarts' objectives are totals
-    summary = _summarise_restarts(final, atol=max(tol * n_tokens, 1e-9 * max(abs(v) for v in final)))
-    best = runs[summary.best]
-    if best.converged or best.n_iter >= max_iter:
-        return best, summary
-    # the kept start's last E-step is the first one's previous: the E-step keeps, per
-    # document, the better of a fresh start and the previous gamma, so the bound goes on
-    # rising; a fresh first E-step alone could fall below where the start stopped
-    rest = run(best.params, max_iter - best.n_iter, best.expectations)
+    with warnings.catch_warnings():  # one warning at the end, for the whole fit
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        runs = [run(initial(), short, fresh=search) for _ in range(n_init)]
+        final = [r.objective for r in runs]
+        # tol is per token; the restarts' objectives are totals
+        summary = _summarise_restarts(final, atol=max(tol * n_tokens, 1e-9 * max(abs(v) for v in final)))
+        phases = [runs[summary.best]]
+        if search and not phases[-1].converged and phases[-1].n_iter < max_iter:
+            phases.append(run(phases[-1].params, max_iter - phases[-1].n_iter, fresh=True))
+        n_done = sum(r.n_iter for r in phases)
+        n_search = n_done if search else 0
+        if n_done < max_iter and (search or not phases[-1].converged):
+            # the last E-step is the first one's previous: the monotone E-step keeps, per
+            # document, the better of a fresh start and the previous gamma, so the bound goes
+            # on rising from where the last phase stopped
+            phases.append(run(phases[-1].params, max_iter - n_done, phases[-1].expectations))
+    result = _join(phases)
+    if search and n_search >= max_iter:
+        warnings.warn(f"the search with fresh E-steps used all max_iter={max_iter} iterations, so the "
+                      "monotone E-step never ran and the ELBO may still fall; increase max_iter",
+                      ConvergenceWarning, stacklevel=3)
+    elif not result.converged:
+        searched = f", {n_search} of them searching with fresh E-steps" if search else ""
+        warnings.warn(f"EM did not converge in max_iter={max_iter} iterations{searched} (last change of the "
+                      f"ELBO per token {np.diff(result.objectives[-2:]).sum() / n_tokens:.3e} >= tol={tol}); "
+                      "increase max_iter or tol", ConvergenceWarning, stacklevel=3)
+    return result, summary, n_search
+
+
+def _join(phases) -> EMResult:
+    """Runs that each continue the previous one's final parameters, as one run."""
+    first, last = phases[0], phases[-1]
+    if len(phases) == 1:
+        return first
     history = None
-    if best.history is not None:  # rest starts where best ends: its first entries are best's last
-        history = EMHistory(best.history.params + rest.history.params[1:],
-                            best.history.expectations + rest.history.expectations[1:])
-    continued = EMResult(rest.params, rest.expectations, np.concatenate([best.objectives, rest.objectives]),
-                         best.initial_objective, best.n_iter + rest.n_iter, rest.converged, rest.objective_name,
-                         history)
-    return continued, summary
+    if first.history is not None:  # each run starts where the previous ends: its first entries are that one's last
+        history = EMHistory(first.history.params + [p for r in phases[1:] for p in r.history.params[1:]],
+                            first.history.expectations + [e for r in phases[1:] for e in r.history.expectations[1:]])
+    return EMResult(last.params, last.expectations, np.concatenate([r.objectives for r in phases]),
+                    first.initial_objective, sum(r.n_iter for r in phases), last.converged, last.objective_name,
+                    history)

@@ -557,18 +557,20 @@ def _lda_m_step(blocks, expectations, params, *, fit_alpha):
 def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = False, topic_word=None,
             tol: float = 1e-5, max_iter: int = 100, e_step_tol: float = 1e-3, max_e_step_iter: int = 100,
             warm_start: bool = False, n_init: int | None = None, init_max_iter: int | None = 20,
-            random_state=None, record: bool = False, split_every: int = SPLIT_EVERY) -> EMResult:
+            search: bool = True, random_state=None, record: bool = False,
+            split_every: int = SPLIT_EVERY) -> EMResult:
     """Fit LDA to the Dask array ``X`` of word counts (n_docs, n_words) by map-reduce EM.
 
     The settings mean what they mean in :func:`emtutor.lda.fit`, the starts
-    (``n_init``, ``init_max_iter``) included: each start is a map-reduce
-    run, and the best continues.  Each chunk of documents is turned into a
+    (``n_init``, ``init_max_iter``) and the ``search`` with fresh E-steps
+    included: each start and phase is a map-reduce run, and the best start
+    continues.  Each chunk of documents is turned into a
     sparse count matrix and checked by :func:`emtutor.lda.as_count_matrix`;
     its statistics are :eq:`mr-lda-statistics`, and its documents' ``gamma``
     come back with them.  ``result.expectations`` is an
     :class:`LDAChunkedExpectations`; ``result.gamma`` (added) is all the
-    documents' ``gamma`` in row order; ``result.restarts`` as in
-    :class:`emtutor.lda.LDAResult`.
+    documents' ``gamma`` in row order; ``result.restarts`` and
+    ``result.n_search_iter`` as in :class:`emtutor.lda.LDAResult`.
     """
     X, blocks, offsets = _row_chunks(X)
     n_components = check_positive_int(n_components, "n_components")
@@ -584,18 +586,21 @@ def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = Fal
     shape_only = sp.csr_matrix((1, X.shape[1]))
     rng = as_rng(random_state)
 
-    def run(params, iterations, previous=None):
+    step = partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start),
+                   split_every=split_every)
+
+    def run(params, iterations, previous=None, fresh=False):
         return run_em(
-            blocks, params,
-            e_step=partial(_lda_e_step, tol=e_step_tol, max_iter=max_e_step_iter, warm_start=bool(warm_start),
-                           split_every=split_every),
+            blocks, params, e_step=lda.fresh_e_step(step) if fresh else step,
             m_step=partial(_lda_m_step, fit_alpha=bool(fit_alpha)),
             n_observations=n_tokens, tol=tol, max_iter=iterations, record=record, objective_name="ELBO",
-            previous_expectations=previous)
+            previous_expectations=previous, monotone=not fresh)
 
-    result, summary = lda.best_of_starts(
+    result, summary, n_search = lda.best_of_starts(
         lambda: lda._initial_params(shape_only, n_components, alpha, eta, topic_word, rng), run,
-        n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens)
+        n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens,
+        search=bool(search))
     result.restarts = summary
+    result.n_search_iter = n_search
     result.gamma = np.concatenate(result.expectations.gamma)
     return result

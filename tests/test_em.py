@@ -198,3 +198,20 @@ def test_previous_expectations_reach_the_first_e_step_only():
         seen.clear()
         run_em(None, 0, e_step=e_step, m_step=m_step, n_observations=1, tol=0.0, max_iter=1)
     assert seen[0] is None
+
+
+def test_monotone_false_allows_a_decrease_and_stops_on_a_small_change_either_way():
+    # objective after iteration t: 10, 5, 7, 6.5, 6.55 (falls, rises, falls, settles)
+    values = [0.0, 10.0, 5.0, 7.0, 6.5, 6.55, 6.555]
+
+    def e_step(data, params, previous):
+        return None, values[params]
+
+    def m_step(data, expectations, params):
+        return params + 1
+
+    with pytest.raises(LikelihoodDecreaseError):
+        run_em(None, 0, e_step=e_step, m_step=m_step, n_observations=1, tol=0.1, max_iter=6)
+    result = run_em(None, 0, e_step=e_step, m_step=m_step, n_observations=1, tol=0.1, max_iter=6, monotone=False)
+    assert result.converged and result.n_iter == 5  # |6.55 - 6.5| < 0.1; |6.5 - 7| is not
+    np.testing.assert_array_equal(result.objectives, values[1:6])
