@@ -901,10 +901,12 @@ def fit(
         ``previous``; Blei, Ng & Jordan 2003's algorithm, also scikit-learn's),
         and only then does EM continue with the monotone E-step, which keeps
         a document's previous ``q`` where that is better
-        (:eq:`lda-e-step-guard`).  The monotone E-step alone holds documents in
-        the topic mixtures the first, nearly uniform, topics gave them, and
-        one start stops with merged and split topics (the chapter
-        :doc:`/lda_bars`); with fresh E-steps documents move, and the topics
+        (:eq:`lda-e-step-guard`).  With ``alpha < 1`` (the default ``1 / K``),
+        where a document's bound has several maxima, the monotone E-step
+        alone holds documents in the topic mixtures the first, nearly
+        uniform, topics gave them, and
+        one start stops with merged and split topics (the chapter "Recovering
+        the bars" shows one); with fresh E-steps documents move, and the topics
         are found far more often (``benchmarks/lda_recovery.py``).  The price:
         during the search the ELBO may fall (``result.objectives`` rises only
         from iteration ``result.n_search_iter`` on).  ``search=False`` runs
