@@ -3,6 +3,9 @@ naming the offending argument, so bad input never turns into NaN output."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 
@@ -99,6 +102,26 @@ def check_positive_int(value, name: str, low: int = 1, high: int | None = None) 
         bound = f">= {low}" if high is None else f"between {low} and {high}"
         raise ValueError(f"{name} must be {bound}, got {value}")
     return int(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` as a bool, or a ``ValueError`` naming the setting (``"no"`` or None is not a flag)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` of :func:`warnings.warn` that names the first frame outside emtutor.
+
+    Called from the function that warns; a warning then points at the
+    user's line however many of the package's functions lie in between.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def as_rng(random_state, name: str = "random_state") -> np.random.Generator:

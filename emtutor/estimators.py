@@ -1412,6 +1412,7 @@ class LatentDirichletAllocation(_Estimator):
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.expectations.gamma
+        self.__dict__.pop("n_batch_iter_", None)  # partial_fit's, of a model fit replaces
         return self
 
     def partial_fit(self, X, y=None) -> "LatentDirichletAllocation":
@@ -1437,7 +1438,8 @@ class LatentDirichletAllocation(_Estimator):
         ``n_iter_`` (both the number of steps so far), ``objectives_`` (the
         documents' ELBO of every mini-batch under the topics before its
         step), ``objective_``, ``converged_`` (always False),
-        ``history_`` and ``restarts_`` (None); not ``gamma_``.
+        ``history_`` and ``restarts_`` (None); not ``gamma_``, which it
+        removes (a fit's ``gamma_`` belongs to topics it moves on from).
 
         Parameters
         ----------
@@ -1480,6 +1482,7 @@ class LatentDirichletAllocation(_Estimator):
         self._store_run(EMResult(params, None, np.array(objectives), objectives[0], n_steps, False), X.shape[1])
         self.restarts_ = None
         self.n_search_iter_ = 0
+        self.__dict__.pop("gamma_", None)  # fit's, for topics partial_fit has moved on from
         self.components_ = params.topic_word
         self.topic_word_ = lda.topic_word_distribution(params)
         self.n_batch_iter_ = n_steps
@@ -1499,6 +1502,7 @@ class LatentDirichletAllocation(_Estimator):
         self.components_ = result.topic_word
         self.topic_word_ = lda.topic_word_distribution(result.params)
         self.gamma_ = result.gamma
+        self.__dict__.pop("n_batch_iter_", None)
         return self
 
     def _counts(self, X):

@@ -56,7 +56,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln, polygamma
 
-from ._validation import as_float_2d, as_rng, check_nonnegative, check_not_complex, check_positive_int
+from ._validation import (as_float_2d, as_rng, caller_stacklevel, check_flag, check_nonnegative, check_not_complex,
+                          check_positive_int)
 from .em import ConvergenceWarning, EMHistory, EMResult, run_em
 from .gmm import RestartSummary, _summarise_restarts
 
@@ -907,9 +908,15 @@ def fit(
         uniform, topics gave them, and
         one start stops with merged and split topics (the chapter "Recovering
         the bars" shows one); with fresh E-steps documents move, and the topics
-        are found far more often (``benchmarks/lda_recovery.py``).  The price:
-        during the search the ELBO may fall (``result.objectives`` rises only
-        from iteration ``result.n_search_iter`` on).  ``search=False`` runs
+        are found far more often (``benchmarks/lda_recovery.py``).  The
+        search ends by the stopping rule of ``tol`` (the ELBO per token
+        changes by less than ``tol``, here in either direction), so with
+        ``tol=0`` it takes every iteration and the monotone E-step never runs.
+        The price: during the search the ELBO may fall, so
+        ``result.objectives[n_search_iter - 1:]`` never decreases but the
+        final ELBO need not be the highest one seen; ``warm_start`` acts only
+        after the search, and given ``topic_word`` the search starts from those
+        topics (and may end below their ELBO).  ``search=False`` runs
         monotone EM from the first iteration.
     random_state : int, numpy Generator or None
         Seed for the initial topics of every restart.
@@ -952,7 +959,7 @@ class LDAResult(EMResult):
         distinct value.
     n_search_iter : int
         How many of the ``n_iter`` iterations used fresh E-steps (``search``);
-        ``objectives`` never decreases from index ``n_search_iter - 1`` on.
+        ``objectives[n_search_iter - 1:]`` never decreases.
     """
 
     restarts: RestartSummary | None = None
@@ -968,6 +975,7 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
     e_step_tol = check_nonnegative(e_step_tol, "e_step_tol")
     max_e_step_iter = check_positive_int(max_e_step_iter, "max_e_step_iter")
     n_init, init_max_iter = check_restarts(n_init, init_max_iter, topic_word)
+    search = check_flag(search, "search")
     n_tokens = float(X.data.sum())
     rng = as_rng(random_state)
 
@@ -990,7 +998,7 @@ def _fit(X: sp.csr_matrix, n_components, *, alpha, eta, fit_alpha, topic_word, t
 
     best, summary, n_search = best_of_starts(
         lambda: _initial_params(X, n_components, alpha, eta, topic_word, rng), run, n_init=n_init,
-        init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens, search=bool(search))
+        init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens, search=search)
     return LDAResult(**{f.name: getattr(best, f.name) for f in fields(EMResult)}, restarts=summary,
                      n_search_iter=n_search)
 
@@ -1060,15 +1068,21 @@ def best_of_starts(initial: Callable, run: Callable, *, n_init: int, init_max_it
             # on rising from where the last phase stopped
             phases.append(run(phases[-1].params, max_iter - n_done, phases[-1].expectations))
     result = _join(phases)
-    if search and n_search >= max_iter:
-        warnings.warn(f"the search with fresh E-steps used all max_iter={max_iter} iterations, so the "
-                      "monotone E-step never ran and the ELBO may still fall; increase max_iter",
-                      ConvergenceWarning, stacklevel=3)
+    last = np.r_[result.initial_objective, result.objectives][-2:]
+    if not result.converged and len(phases) > 1 and phases[-1].n_iter == 1 and \
+            abs(last[1] - last[0]) < tol * n_tokens:
+        # a continuation's first change is a real EM step (run_em counts only from its
+        # second iteration, which a fresh run needs): it met the stopping rule
+        result.converged = True
+    if not result.converged and search and n_search >= max_iter:
+        warnings.warn(f"the search with fresh E-steps used all max_iter={max_iter} iterations without the ELBO "
+                      "settling, so the monotone E-step never ran and the ELBO may still fall; increase "
+                      "max_iter (or tol)", ConvergenceWarning, stacklevel=caller_stacklevel())
     elif not result.converged:
         searched = f", {n_search} of them searching with fresh E-steps" if search else ""
         warnings.warn(f"EM did not converge in max_iter={max_iter} iterations{searched} (last change of the "
-                      f"ELBO per token {np.diff(result.objectives[-2:]).sum() / n_tokens:.3e} >= tol={tol}); "
-                      "increase max_iter or tol", ConvergenceWarning, stacklevel=3)
+                      f"ELBO per token {(last[1] - last[0]) / n_tokens:.3e}, tol={tol}); "
+                      "increase max_iter or tol", ConvergenceWarning, stacklevel=caller_stacklevel())
     return result, summary, n_search
 
 

@@ -52,7 +52,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import gmm, lda, missing
-from ._validation import as_data_matrix, as_rng, check_nonnegative, check_positive_int
+from ._validation import as_data_matrix, as_rng, check_flag, check_nonnegative, check_positive_int
 from .em import EMResult, run_em
 
 __all__ = [
@@ -578,6 +578,7 @@ def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = Fal
     max_e_step_iter = check_positive_int(max_e_step_iter, "max_e_step_iter")
     split_every = check_positive_int(split_every, "split_every", 2)
     n_init, init_max_iter = lda.check_restarts(n_init, init_max_iter, topic_word)
+    search = check_flag(search, "search")
     chunk = _dask().delayed(_lda_tokens_chunk, pure=True)
     (n_tokens,) = _compute(chunk_tree_sum([chunk(block, offset, "X") for block, offset in zip(blocks, offsets)],
                                           split_every))
@@ -599,7 +600,7 @@ def fit_lda(X, n_components: int, *, alpha=None, eta=None, fit_alpha: bool = Fal
     result, summary, n_search = lda.best_of_starts(
         lambda: lda._initial_params(shape_only, n_components, alpha, eta, topic_word, rng), run,
         n_init=n_init, init_max_iter=init_max_iter, tol=tol, max_iter=max_iter, n_tokens=n_tokens,
-        search=bool(search))
+        search=search)
     result.restarts = summary
     result.n_search_iter = n_search
     result.gamma = np.concatenate(result.expectations.gamma)

@@ -554,3 +554,51 @@ def test_n_init_options_are_checked():
         lda.fit(X, 10, n_init=2, topic_word=topics)
     with pytest.raises(ValueError, match="init_max_iter"):
         lda.fit(X, 10, init_max_iter=0)
+
+
+def test_convergence_flag_and_warnings_of_the_phases():
+    # found by a user trial: a monotone phase of one iteration could not count as
+    # converged, a search that converged at max_iter still warned, and max_iter=1
+    # reported a change of 0
+    X, _, _ = datasets.bars(200, n_tokens=50, alpha=0.5, random_state=3)
+    X = X[:5]
+    full = lda.fit(X, 3, random_state=0, n_init=1)
+    n_tokens, tol = X.sum(), 1e-5
+    assert full.converged and 2 <= full.n_search_iter < full.n_iter
+    # the search converges exactly at max_iter: converged, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        at_search = lda.fit(X, 3, random_state=0, n_init=1, max_iter=full.n_search_iter)
+    assert at_search.converged and at_search.n_iter == at_search.n_search_iter == full.n_search_iter
+    # one monotone iteration: converged exactly when that step met the rule, warned otherwise
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        one_more = lda.fit(X, 3, random_state=0, n_init=1, max_iter=full.n_search_iter + 1)
+    step = one_more.objectives[-1] - one_more.objectives[-2]
+    assert one_more.converged == (abs(step) < tol * n_tokens)
+    assert len(caught) == (0 if one_more.converged else 1)
+    # max_iter=1: the change reported is the one from the initial topics
+    with pytest.warns(ConvergenceWarning) as record:
+        single = lda.fit(X, 3, random_state=0, n_init=1, max_iter=1, search=False)
+    assert f"{(single.objectives[0] - single.initial_objective) / n_tokens:.3e}" in str(record[0].message)
+    assert record[0].filename == __file__  # the warning names the caller's line
+    with pytest.warns(ConvergenceWarning) as record:
+        LatentDirichletAllocation(3, random_state=0, max_iter=2).fit(X)
+    assert record[0].filename == __file__
+
+
+def test_search_is_a_flag_and_the_estimator_drops_stale_attributes():
+    X, _, _ = datasets.bars(60, random_state=2)
+    for bad in ("no", None, 1):
+        with pytest.raises(ValueError, match="search"):
+            lda.fit(X, 3, search=bad)
+    with pytest.raises(ValueError, match="search"):
+        LatentDirichletAllocation(3, search="yes").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LatentDirichletAllocation(3, random_state=0, max_iter=5).fit(X)
+        assert hasattr(model, "gamma_")
+        model.partial_fit(X)  # the topics move on: the fit's gamma_ would no longer match them
+        assert not hasattr(model, "gamma_") and model.n_batch_iter_ > 0
+        model.fit(X)
+        assert hasattr(model, "gamma_") and not hasattr(model, "n_batch_iter_")
